@@ -1,0 +1,92 @@
+"""What every resource of the REST API shares: the blueprint with role checks, strict
+schemas, money and id fields, list pages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+
+import flask_smorest
+import marshmallow as ma
+from flask import current_app
+from marshmallow import fields, validate
+
+from adsmanager.api.auth import requires
+from adsmanager.db.database import Database
+from adsmanager.services.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from adsmanager.vocabulary import Role
+
+# 10^15 micros is a billion units of any currency: far above any real bid or budget, far
+# below the 2^63 of a BIGINT and the 2^53 that JavaScript clients read exactly.
+MAX_MICROS = 10**15
+
+
+class Blueprint(flask_smorest.Blueprint):
+    def requires(self, *roles: Role) -> Callable:
+        """Authenticate with an API key of one of ``roles`` before anything else runs."""
+
+        def decorate(view: Callable) -> Callable:
+            guarded = requires(*roles)(view)
+            guarded = self.alt_response(401, response="UNAUTHORIZED")(guarded)
+            guarded = self.alt_response(403, response="FORBIDDEN")(guarded)
+            return self.doc(**{"x-required-roles": [str(role) for role in roles]})(guarded)
+
+        return decorate
+
+
+class StrictSchema(ma.Schema):
+    """Unknown fields are an error, not silently dropped."""
+
+    class Meta:
+        unknown = ma.RAISE
+
+
+def Micros(**kwargs) -> fields.Integer:  # noqa: N802 - reads like a field class
+    kwargs.setdefault("validate", validate.Range(min=1, max=MAX_MICROS))
+    return fields.Integer(strict=True, **kwargs)
+
+
+def Name(**kwargs) -> fields.String:  # noqa: N802
+    return fields.String(validate=[validate.Length(min=1, max=200), _not_blank], **kwargs)
+
+
+def Id(**kwargs) -> fields.String:  # noqa: N802
+    return fields.String(validate=validate.Length(min=1, max=40), **kwargs)
+
+
+def _not_blank(value: str) -> None:
+    if not value.strip():
+        raise ma.ValidationError("Must not be blank.")
+
+
+class PageArgs(StrictSchema):
+    page_size = fields.Integer(
+        load_default=DEFAULT_PAGE_SIZE, validate=validate.Range(min=1, max=MAX_PAGE_SIZE)
+    )
+    page_token = fields.String(
+        load_default=None,
+        validate=validate.Length(max=200),
+        metadata={"description": "next_page_token of the previous page."},
+    )
+
+
+@cache
+def page_of(item_schema: type[ma.Schema]) -> type[ma.Schema]:
+    name = item_schema.__name__.removesuffix("Schema") + "Page"
+    return ma.Schema.from_dict(
+        {
+            "items": fields.List(fields.Nested(item_schema), required=True),
+            "next_page_token": fields.String(
+                allow_none=True,
+                required=True,
+                metadata={
+                    "description": "Pass as page_token for the next page; null on the last page."
+                },
+            ),
+        },
+        name=name,
+    )
+
+
+def database() -> Database:
+    return current_app.extensions["adsmanager.db"]

@@ -1,0 +1,30 @@
+"""The application factory's body; ``adsmanager.create_app`` calls it."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask
+
+from adsmanager import api, health, request_ids
+from adsmanager.config import Settings
+from adsmanager.db import Database
+
+
+def build_app(config: Settings | dict[str, Any] | None = None) -> Flask:
+    settings = config if isinstance(config, Settings) else Settings.from_env(**(config or {}))
+    request_ids.configure_logging(settings.log_level)
+    # /readyz reads the migration state on every probe; Alembic would log each look.
+    logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
+    app = Flask("adsmanager")
+    app.config.update(
+        SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=settings.max_content_length
+    )
+    app.json.sort_keys = False
+    app.extensions["adsmanager.settings"] = settings
+    app.extensions["adsmanager.db"] = Database(settings.database_url)
+    request_ids.init_app(app)
+    api.init_app(app)
+    app.register_blueprint(health.blp)
+    return app

@@ -1,0 +1,181 @@
+"""``adsmanager ...``: thin commands over the services, for operators and bootstrap."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from adsmanager.config import Settings
+from adsmanager.db import Database, migrate
+from adsmanager.services import api_keys
+from adsmanager.services.access import Actor
+from adsmanager.vocabulary import Role
+
+CLI_ACTOR = Actor(id="cli", role=Role.ADMIN)
+
+
+def _settings() -> Settings:
+    return Settings.from_env()
+
+
+@click.group()
+def main() -> None:
+    """Ads Manager and creator-fund backend."""
+
+
+# --- database ------------------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """Schema migrations (Alembic)."""
+
+
+@db.command()
+@click.argument("revision", default="head")
+def upgrade(revision: str) -> None:
+    """Migrate the database up to REVISION (default: head)."""
+    migrate.upgrade(_settings().database_url, revision)
+
+
+@db.command()
+@click.argument("revision")
+def downgrade(revision: str) -> None:
+    """Migrate the database down to REVISION ('base' empties it; '-1' is one step)."""
+    migrate.downgrade(_settings().database_url, revision)
+
+
+@db.command()
+def current() -> None:
+    """Print the database's revision and whether it is at head."""
+    database = Database(_settings().database_url)
+    revisions = migrate.current_revisions(database.engine)
+    heads = migrate.head_revisions()
+    state = "at head" if revisions == heads else f"head is {', '.join(sorted(heads))}"
+    click.echo(f"{', '.join(sorted(revisions)) or 'empty (no revision)'} ({state})")
+
+
+@db.command()
+@click.option("-m", "--message", required=True)
+def revision(message: str) -> None:
+    """Write a new migration by comparing the models with the database."""
+    migrate.revision(_settings().database_url, message)
+
+
+# --- API keys ------------------------------------------------------------------------------
+
+
+@main.group()
+def keys() -> None:
+    """API keys."""
+
+
+@keys.command("create")
+@click.option("--role", type=click.Choice([role.value for role in Role]), required=True)
+@click.option("--advertiser", "advertiser_id", help="Advertiser id, for the advertiser role.")
+@click.option("--name", default=None, help="What the key is for.")
+def create_key(role: str, advertiser_id: str | None, name: str | None) -> None:
+    """Create a key and print it (the only time it is shown)."""
+    from adsmanager.services.errors import ServiceError
+
+    database = Database(_settings().database_url)
+    try:
+        issued = api_keys.create(
+            database,
+            CLI_ACTOR,
+            role=Role(role),
+            advertiser_id=advertiser_id,
+            name=name or f"{role} key (cli)",
+        )
+    except ServiceError as error:
+        raise click.ClickException(_describe(error)) from None
+    click.echo(issued.secret)
+
+
+@keys.command("list")
+def list_keys() -> None:
+    """List keys (never their secrets)."""
+    database = Database(_settings().database_url)
+    token = None
+    while True:
+        page = api_keys.list_keys(database, CLI_ACTOR, page_size=200, page_token=token)
+        for key in page.items:
+            state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
+            click.echo(
+                f"{key.id}\tam_{key.prefix}_…\t{key.role}\t{key.advertiser_id or '-'}"
+                f"\t{state}\t{key.name}"
+            )
+        token = page.next_page_token
+        if token is None:
+            return
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+def revoke_key(key_id: str) -> None:
+    """Revoke a key at once."""
+    from adsmanager.services.errors import ServiceError
+
+    try:
+        api_keys.revoke(Database(_settings().database_url), CLI_ACTOR, key_id)
+    except ServiceError as error:
+        raise click.ClickException(_describe(error)) from None
+    click.echo(f"revoked {key_id}")
+
+
+def _describe(error) -> str:
+    fields = getattr(error, "fields", {})
+    details = "; ".join(f"{name}: {' '.join(texts)}" for name, texts in fields.items())
+    return f"{error.message} {details}".strip()
+
+
+# --- OpenAPI -------------------------------------------------------------------------------
+
+
+@main.group()
+def openapi() -> None:
+    """The OpenAPI description (openapi.yaml) generated from the code."""
+
+
+@openapi.command("write")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path), default="openapi.yaml")
+def write_openapi(path: Path) -> None:
+    """Write the OpenAPI description to PATH (default: openapi.yaml)."""
+    from adsmanager.openapi import render
+
+    path.write_text(render())
+    click.echo(f"wrote {path}")
+
+
+# --- serving -------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int)
+def serve(host: str, port: int, workers: int) -> None:
+    """Migrate the database, make sure an admin key exists, and serve with gunicorn."""
+    from adsmanager.server import run
+
+    settings = _settings()
+    migrate.upgrade(settings.database_url)
+    database = Database(settings.database_url)
+    if not api_keys.active_admin_key_exists(database):
+        issued = api_keys.create(
+            database, CLI_ACTOR, role=Role.ADMIN, advertiser_id=None, name="bootstrap admin key"
+        )
+        click.echo(f"\nAdmin API key (shown once, keep it):\n\n    {issued.secret}\n")
+    else:
+        click.echo(
+            "An admin key exists already; make another with 'adsmanager keys create --role admin'."
+        )
+    database.dispose()
+    click.echo(f"Serving on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
+    run(host=host, port=port, workers=workers)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""Settings from environment variables, with defaults that work out of the box.
+
+The embedded default keeps everything in an instance folder (``./instance``
+unless ``ADSMANAGER_INSTANCE_PATH`` says otherwise): a SQLite database and a
+generated secret key that survives restarts and is shared by all workers.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "ADSMANAGER_"
+
+
+def instance_path() -> Path:
+    return Path(os.environ.get(f"{ENV_PREFIX}INSTANCE_PATH") or Path.cwd() / "instance").resolve()
+
+
+def default_database_url() -> str:
+    return f"sqlite:///{instance_path() / 'adsmanager.sqlite3'}"
+
+
+def database_url_from_env() -> str:
+    return os.environ.get(f"{ENV_PREFIX}DATABASE_URL") or default_database_url()
+
+
+def _persistent_secret_key() -> str:
+    """A random key written once to the instance folder, so restarts keep it."""
+    path = instance_path() / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = field(default_factory=database_url_from_env)
+    secret_key: str = ""
+    # Largest request body accepted, in bytes; larger ones get 413.
+    max_content_length: int = 1_048_576
+    log_level: str = "INFO"
+    # How often an API key's last-used time is written, at most (seconds).
+    key_touch_interval_seconds: int = 60
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> Settings:
+        env = os.environ
+        values: dict[str, Any] = {
+            "database_url": database_url_from_env(),
+            "secret_key": env.get(f"{ENV_PREFIX}SECRET_KEY", ""),
+            "log_level": env.get(f"{ENV_PREFIX}LOG_LEVEL", "INFO").upper(),
+        }
+        if env.get(f"{ENV_PREFIX}MAX_CONTENT_LENGTH"):
+            values["max_content_length"] = int(env[f"{ENV_PREFIX}MAX_CONTENT_LENGTH"])
+        settings = cls(**values)
+        known = {f.name for f in fields(cls)}
+        unknown = set(overrides) - known
+        if unknown:
+            raise TypeError(f"unknown settings: {', '.join(sorted(unknown))}")
+        settings = replace(settings, **overrides)
+        if not settings.secret_key:
+            settings = replace(settings, secret_key=_persistent_secret_key())
+        return settings

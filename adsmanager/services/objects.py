@@ -1,0 +1,79 @@
+"""Helpers shared by the advertiser-owned objects: campaigns, ad groups and ads."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, select, update
+from sqlalchemy.orm import Session
+
+from adsmanager.services.access import Actor, scoped
+from adsmanager.services.errors import Conflict, FieldErrors, NotFound
+from adsmanager.vocabulary import Status
+
+T = TypeVar("T")
+
+
+def load_owned(
+    session: Session,
+    model: type[T],
+    actor: Actor,
+    object_id: str,
+    label: str,
+    *,
+    for_update: bool = False,
+) -> T:
+    """The object if it exists and the actor may see it; otherwise NotFound, never a hint."""
+    statement = scoped(select(model).where(model.id == object_id), model.advertiser_id, actor)
+    if for_update:
+        statement = statement.with_for_update()
+    found = session.scalar(statement)
+    if found is None:
+        raise NotFound(label)
+    return found
+
+
+def load_parent(
+    session: Session,
+    model: type[T],
+    actor: Actor,
+    object_id: str,
+    field: str,
+    label: str,
+    errors: FieldErrors,
+) -> T | None:
+    """A parent named in a request body: a missing or archived parent is a field error."""
+    statement = scoped(select(model).where(model.id == object_id), model.advertiser_id, actor)
+    parent = session.scalar(statement)
+    if parent is None:
+        errors.add(field, f"{label} not found.")
+    elif parent.status is Status.ARCHIVED:
+        errors.add(field, f"{label} is archived; nothing new can be added to it.")
+    return parent
+
+
+def ensure_editable(obj: Any, label: str) -> None:
+    if obj.status is Status.ARCHIVED:
+        raise Conflict("archived", f"Archived {label}s cannot be changed.")
+
+
+def apply(obj: Any, changes: dict[str, Any]) -> None:
+    for name, value in changes.items():
+        setattr(obj, name, value)
+
+
+def archive_children(session: Session, parent_column: str, parent_id: str, *models: type) -> None:
+    for model in models:
+        session.execute(
+            update(model)
+            .where(getattr(model, parent_column) == parent_id, model.status != Status.ARCHIVED)
+            .values(status=Status.ARCHIVED)
+        )
+
+
+def filtered(statement: Select, model: type, **filters: Any) -> Select:
+    """Add ``column == value`` for every filter that was given (not None)."""
+    for name, value in filters.items():
+        if value is not None:
+            statement = statement.where(getattr(model, name) == value)
+    return statement

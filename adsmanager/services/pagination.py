@@ -1,0 +1,48 @@
+"""Keyset pagination over time-sortable ids, with opaque page tokens."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select
+from sqlalchemy.orm import Session
+
+from adsmanager.services.errors import invalid
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Any]
+    next_page_token: str | None
+
+
+def _encode(last_id: str) -> str:
+    return base64.urlsafe_b64encode(f"after:{last_id}".encode()).decode().rstrip("=")
+
+
+def _decode(token: str) -> str:
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raw = ""
+    if not raw.startswith("after:") or len(raw) <= len("after:"):
+        raise invalid("page_token", "Not a page token returned by this API.")
+    return raw.removeprefix("after:")
+
+
+def paginate(
+    session: Session, statement: Select, id_column, page_size: int, page_token: str | None
+) -> Page:
+    if page_token:
+        statement = statement.where(id_column > _decode(page_token))
+    rows = list(session.scalars(statement.order_by(id_column).limit(page_size + 1)))
+    if len(rows) <= page_size:
+        return Page(rows, None)
+    rows = rows[:page_size]
+    return Page(rows, _encode(rows[-1].id))

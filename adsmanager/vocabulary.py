@@ -1,0 +1,81 @@
+"""The closed vocabularies of the object model, shared by the database, services and API."""
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    ADVERTISER = "advertiser"
+    FINANCE = "finance"
+    FEED = "feed"
+
+
+class AdvertiserStatus(StrEnum):
+    ACTIVE = "ACTIVE"
+    SUSPENDED = "SUSPENDED"
+    ARCHIVED = "ARCHIVED"
+
+
+class Status(StrEnum):
+    """Status of campaigns, ad groups and ads."""
+
+    ACTIVE = "ACTIVE"
+    PAUSED = "PAUSED"
+    ARCHIVED = "ARCHIVED"
+
+
+class Objective(StrEnum):
+    TRAFFIC = "TRAFFIC"
+    VIDEO_VIEWS = "VIDEO_VIEWS"
+    REACH = "REACH"
+
+
+class BudgetMode(StrEnum):
+    DAILY = "DAILY"
+    LIFETIME = "LIFETIME"
+
+
+class BillingEvent(StrEnum):
+    CPM = "CPM"
+    CPC = "CPC"
+
+
+class Pacing(StrEnum):
+    STANDARD = "STANDARD"
+    ACCELERATED = "ACCELERATED"
+
+
+class ReviewStatus(StrEnum):
+    PENDING = "PENDING"
+    APPROVED = "APPROVED"
+    REJECTED = "REJECTED"
+
+
+class ReviewDecision(StrEnum):
+    APPROVE = "APPROVE"
+    REJECT = "REJECT"
+
+
+class CallToAction(StrEnum):
+    LEARN_MORE = "LEARN_MORE"
+    SHOP_NOW = "SHOP_NOW"
+    SIGN_UP = "SIGN_UP"
+    DOWNLOAD = "DOWNLOAD"
+    WATCH_MORE = "WATCH_MORE"
+    CONTACT_US = "CONTACT_US"
+    BOOK_NOW = "BOOK_NOW"
+
+
+class Weekday(StrEnum):
+    MON = "MON"
+    TUE = "TUE"
+    WED = "WED"
+    THU = "THU"
+    FRI = "FRI"
+    SAT = "SAT"
+    SUN = "SUN"
+
+
+AGE_GROUPS = ("13-17", "18-24", "25-34", "35-44", "45-54", "55+")
+GENDERS = ("female", "male", "other")
+OPERATING_SYSTEMS = ("android", "ios")

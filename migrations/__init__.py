@@ -1,0 +1,1 @@
+"""Alembic migrations: the schema of record. Shipped as a package so installs can migrate."""

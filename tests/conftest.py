@@ -1,0 +1,124 @@
+"""Fixtures shared by the whole suite.
+
+The database is the one named by ``ADSMANAGER_TEST_DATABASE_URL`` (PostgreSQL in CI), or a
+fresh SQLite file. It is built once with ``alembic upgrade head`` and emptied after each test.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from adsmanager import create_app
+from adsmanager.db import Database, metadata, migrate
+from adsmanager.services import api_keys
+from adsmanager.vocabulary import Role
+from tests.factories import ApiClient, create_advertiser, make_ad, make_ad_group, make_campaign
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+TEST_DATABASE_URL = os.environ.get("ADSMANAGER_TEST_DATABASE_URL")
+
+
+def _reset_postgres(url: str) -> None:
+    database = Database(url)
+    with database.engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    database.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    if TEST_DATABASE_URL:
+        if make_url(TEST_DATABASE_URL).get_backend_name() == "postgresql":
+            _reset_postgres(TEST_DATABASE_URL)
+        url = TEST_DATABASE_URL
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+    migrate.upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def app(database_url, tmp_path_factory):
+    os.environ.setdefault("ADSMANAGER_INSTANCE_PATH", str(tmp_path_factory.mktemp("instance")))
+    return create_app({"database_url": database_url, "secret_key": "test-secret"})
+
+
+@pytest.fixture(scope="session")
+def db(app) -> Database:
+    return app.extensions["adsmanager.db"]
+
+
+@pytest.fixture(autouse=True)
+def _empty_tables(request) -> Iterator[None]:
+    """Tests that touch the database leave it empty for the next one."""
+    uses_database = "database_url" in request.fixturenames
+    database = request.getfixturevalue("db") if uses_database else None
+    yield
+    if database is not None:
+        with database.transaction() as session:
+            for table in reversed(metadata.sorted_tables):
+                session.execute(table.delete())
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def _key(db: Database, role: Role) -> str:
+    from adsmanager.services.access import Actor
+
+    bootstrap = Actor(id="tests", role=Role.ADMIN)
+    return api_keys.create(
+        db, bootstrap, role=role, advertiser_id=None, name=f"{role} (tests)"
+    ).secret
+
+
+@pytest.fixture
+def admin(client, db) -> ApiClient:
+    return ApiClient(client, _key(db, Role.ADMIN))
+
+
+@pytest.fixture
+def finance(client, db) -> ApiClient:
+    return ApiClient(client, _key(db, Role.FINANCE))
+
+
+@pytest.fixture
+def feed(client, db) -> ApiClient:
+    return ApiClient(client, _key(db, Role.FEED))
+
+
+@pytest.fixture
+def acme(admin) -> tuple[dict, ApiClient]:
+    """An advertiser and a client holding its first key."""
+    return create_advertiser(admin, "Acme")
+
+
+@pytest.fixture
+def globex(admin) -> tuple[dict, ApiClient]:
+    """A second advertiser, to check that tenants never see each other."""
+    return create_advertiser(admin, "Globex", currency="EUR", timezone="Europe/Berlin")
+
+
+@pytest.fixture
+def tree(acme) -> dict:
+    """Acme with one campaign, ad group and ad."""
+    advertiser, api = acme
+    campaign = make_campaign(api)
+    ad_group = make_ad_group(api, campaign["id"])
+    ad = make_ad(api, ad_group["id"])
+    return {
+        "advertiser": advertiser,
+        "api": api,
+        "campaign": campaign,
+        "ad_group": ad_group,
+        "ad": ad,
+    }
