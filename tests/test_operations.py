@@ -33,8 +33,12 @@ def test_readyz_is_not_ready_when_migrations_are_pending(tmp_path):
 
 def test_readyz_is_not_ready_when_the_database_is_unreachable():
     # Port 9 (discard) on loopback: nothing listens there.
-    app = create_app({"database_url": "postgresql+psycopg://nobody@127.0.0.1:9/none?connect_timeout=2",
-                      "secret_key": "x"})
+    app = create_app(
+        {
+            "database_url": "postgresql+psycopg://nobody@127.0.0.1:9/none?connect_timeout=2",
+            "secret_key": "x",
+        }
+    )
     response = app.test_client().get("/readyz")
     assert response.status_code == 503
     assert response.json["code"] == "unavailable"

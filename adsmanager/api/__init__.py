@@ -5,7 +5,6 @@ from __future__ import annotations
 import flask_smorest
 from flask import Flask, request, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
-from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import UnsupportedMediaType
 
 from adsmanager.api import errors
@@ -26,19 +25,8 @@ API_DESCRIPTION = (
 )
 
 
-class StrictParser(FlaskParser):
-    """Unknown query parameters are errors too, like unknown body fields."""
-
-    DEFAULT_UNKNOWN_BY_LOCATION = {
-        **FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION,
-        "query": "raise",
-        "querystring": "raise",
-    }
-
-
 class Api(flask_smorest.Api):
     ERROR_SCHEMA = errors.ErrorSchema
-    ARGUMENTS_PARSER = StrictParser()
 
     def _register_error_handlers(self) -> None:
         errors.init_app(self._app)

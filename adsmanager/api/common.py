@@ -4,12 +4,14 @@ schemas, money and id fields, list pages."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import cache
 
 import flask_smorest
 import marshmallow as ma
 from flask import current_app
 from marshmallow import fields, validate
+from webargs.flaskparser import FlaskParser
 
 from adsmanager.api.auth import requires
 from adsmanager.db.database import Database
@@ -21,7 +23,19 @@ from adsmanager.vocabulary import Role
 MAX_MICROS = 10**15
 
 
+class StrictParser(FlaskParser):
+    """Unknown query parameters are errors too, like unknown body fields."""
+
+    DEFAULT_UNKNOWN_BY_LOCATION = {
+        **FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION,
+        "query": ma.RAISE,
+        "querystring": ma.RAISE,
+    }
+
+
 class Blueprint(flask_smorest.Blueprint):
+    ARGUMENTS_PARSER = StrictParser()
+
     def requires(self, *roles: Role) -> Callable:
         """Authenticate with an API key of one of ``roles`` before anything else runs."""
 
@@ -35,10 +49,40 @@ class Blueprint(flask_smorest.Blueprint):
 
 
 class StrictSchema(ma.Schema):
-    """Unknown fields are an error, not silently dropped."""
+    """Unknown fields are an error, not silently dropped; so are NUL characters, which no
+    text column of PostgreSQL can hold."""
 
     class Meta:
         unknown = ma.RAISE
+
+    @ma.pre_load
+    def _reject_nul_characters(self, data, **kwargs):
+        if isinstance(data, dict):
+            problems = {
+                key: ["Must not contain NUL characters."]
+                for key, value in data.items()
+                if _has_nul(value) or _has_nul(key)
+            }
+            if problems:
+                raise ma.ValidationError(problems)
+        return data
+
+
+def _has_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
+
+
+class Timestamp(fields.AwareDateTime):
+    """ISO 8601 with an offset; handed to services in UTC."""
+
+    def _deserialize(self, value, attr, data, **kwargs) -> datetime:
+        return super()._deserialize(value, attr, data, **kwargs).astimezone(UTC)
 
 
 def Micros(**kwargs) -> fields.Integer:  # noqa: N802 - reads like a field class
@@ -86,6 +130,12 @@ def page_of(item_schema: type[ma.Schema]) -> type[ma.Schema]:
         },
         name=name,
     )
+
+
+def attributes(obj, schema: type[ma.Schema], **extra) -> dict:
+    """The attributes of ``obj`` that ``schema`` dumps, plus ``extra``: for responses that
+    add something (a one-time secret) to a stored object."""
+    return {name: getattr(obj, name) for name in schema().dump_fields} | extra
 
 
 def database() -> Database:

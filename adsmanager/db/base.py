@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 from datetime import UTC, datetime
 
@@ -53,6 +54,7 @@ def utcnow() -> datetime:
 
 
 _CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
+_ID_SHAPE = re.compile(rf"^[a-z]{{2,3}}_[{_CROCKFORD}]{{26}}$")
 
 
 def new_id(prefix: str) -> str:
@@ -63,3 +65,8 @@ def new_id(prefix: str) -> str:
         value, digit = divmod(value, 32)
         chars.append(_CROCKFORD[digit])
     return f"{prefix}_{''.join(reversed(chars))}"
+
+
+def is_well_formed_id(value: str) -> bool:
+    """Whether ``value`` could be an id made by :func:`new_id`; others need no lookup."""
+    return bool(_ID_SHAPE.match(value))

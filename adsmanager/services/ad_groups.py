@@ -109,8 +109,9 @@ def update_ad_group(
     with db.transaction() as session:
         ad_group = load_owned(session, AdGroup, actor, ad_group_id, LABEL, for_update=True)
         ensure_editable(ad_group, LABEL.lower())
+        campaign = session.get(Campaign, ad_group.campaign_id)
         apply(ad_group, changes)
-        _check(ad_group, session.get(Campaign, ad_group.campaign_id), errors)
+        _check(ad_group, campaign, errors)
         errors.raise_if_any()
         return ad_group
 

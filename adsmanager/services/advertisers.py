@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from adsmanager.db.base import new_id
+from adsmanager.db.base import is_well_formed_id, new_id
 from adsmanager.db.database import Database
 from adsmanager.db.models import Ad, AdGroup, Advertiser, Campaign
 from adsmanager.services import api_keys, reference
@@ -51,14 +51,16 @@ def create(
             session,
             role=Role.ADVERTISER,
             advertiser_id=advertiser.id,
-            name=f"{name} (first key)",
+            name="first key",
             created_by=actor.id,
         )
         return advertiser, key
 
 
 def load(session: Session, actor: Actor, advertiser_id: str) -> Advertiser:
-    advertiser = session.get(Advertiser, advertiser_id)
+    advertiser = (
+        session.get(Advertiser, advertiser_id) if is_well_formed_id(advertiser_id) else None
+    )
     if advertiser is None or not actor.sees_advertiser(advertiser_id):
         raise NotFound("Advertiser")
     return advertiser

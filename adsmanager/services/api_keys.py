@@ -15,7 +15,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from adsmanager.db.base import new_id, utcnow
+from adsmanager.db.base import is_well_formed_id, new_id, utcnow
 from adsmanager.db.database import Database
 from adsmanager.db.models import Advertiser, ApiKey
 from adsmanager.services.access import Actor, scoped
@@ -89,7 +89,7 @@ def authenticate(db: Database, presented: str, touch_interval: timedelta) -> Act
     """The actor behind a presented key, or None for an unknown, malformed or revoked key."""
     scheme, _, rest = presented.partition("_")
     prefix, _, secret = rest.partition("_")
-    if scheme != KEY_SCHEME or not prefix or not secret:
+    if scheme != KEY_SCHEME or len(prefix) != 12 or not secret or not prefix.isalnum():
         return None
     with db.transaction() as session:
         key = session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
@@ -104,7 +104,7 @@ def authenticate(db: Database, presented: str, touch_interval: timedelta) -> Act
 
 
 def _visible(session: Session, actor: Actor, key_id: str) -> ApiKey:
-    key = session.get(ApiKey, key_id)
+    key = session.get(ApiKey, key_id) if is_well_formed_id(key_id) else None
     if key is None or (
         actor.advertiser_id is not None and key.advertiser_id != actor.advertiser_id
     ):

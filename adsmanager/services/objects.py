@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 
+from adsmanager.db.base import is_well_formed_id
 from adsmanager.services.access import Actor, scoped
 from adsmanager.services.errors import Conflict, FieldErrors, NotFound
 from adsmanager.vocabulary import Status
@@ -24,6 +25,8 @@ def load_owned(
     for_update: bool = False,
 ) -> T:
     """The object if it exists and the actor may see it; otherwise NotFound, never a hint."""
+    if not is_well_formed_id(object_id):
+        raise NotFound(label)
     statement = scoped(select(model).where(model.id == object_id), model.advertiser_id, actor)
     if for_update:
         statement = statement.with_for_update()
@@ -44,7 +47,7 @@ def load_parent(
 ) -> T | None:
     """A parent named in a request body: a missing or archived parent is a field error."""
     statement = scoped(select(model).where(model.id == object_id), model.advertiser_id, actor)
-    parent = session.scalar(statement)
+    parent = session.scalar(statement) if is_well_formed_id(object_id) else None
     if parent is None:
         errors.add(field, f"{label} not found.")
     elif parent.status is Status.ARCHIVED:

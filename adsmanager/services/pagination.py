@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
+from adsmanager.db.base import is_well_formed_id
 from adsmanager.services.errors import invalid
 
 DEFAULT_PAGE_SIZE = 50
@@ -31,9 +32,10 @@ def _decode(token: str) -> str:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raw = ""
-    if not raw.startswith("after:") or len(raw) <= len("after:"):
+    last_id = raw.removeprefix("after:")
+    if not raw.startswith("after:") or not is_well_formed_id(last_id):
         raise invalid("page_token", "Not a page token returned by this API.")
-    return raw.removeprefix("after:")
+    return last_id
 
 
 def paginate(

@@ -105,10 +105,10 @@ def check_dayparting(
         start, end = window["start_hour"], window["end_hour"]
         if end <= start:
             errors.add(f"{path}.end_hour", "end_hour must be after start_hour.")
-    order = list(Weekday)
+    order = [day.value for day in Weekday]
     return [
         {
-            "days": sorted(set(window["days"]), key=order.index),
+            "days": sorted({str(day) for day in window["days"]}, key=order.index),
             "start_hour": window["start_hour"],
             "end_hour": window["end_hour"],
         }

@@ -46,7 +46,9 @@ class FrequencyCapSchema(StrictSchema):
 
 class DaypartWindowSchema(StrictSchema):
     days = fields.List(
-        fields.Enum(Weekday, by_value=True), required=True, validate=validate.Length(min=1, max=7)
+        fields.String(validate=validate.OneOf([day.value for day in Weekday])),
+        required=True,
+        validate=validate.Length(min=1, max=7),
     )
     start_hour = fields.Integer(strict=True, required=True, validate=validate.Range(min=0, max=23))
     end_hour = fields.Integer(

@@ -9,7 +9,7 @@ from adsmanager.api.advertisers.schemas import (
 )
 from adsmanager.api.api_keys.schemas import issued
 from adsmanager.api.auth import actor
-from adsmanager.api.common import Blueprint, database, page_of
+from adsmanager.api.common import Blueprint, attributes, database, page_of
 from adsmanager.services import advertisers
 from adsmanager.vocabulary import Role
 
@@ -30,7 +30,7 @@ class Advertisers(MethodView):
     def post(self, data):
         """Create an advertiser; the response carries its first API key."""
         advertiser, key = advertisers.create(database(), actor(), **data)
-        return {**AdvertiserSchema().dump(advertiser), "api_key": issued(key)}
+        return attributes(advertiser, AdvertiserSchema, api_key=issued(key))
 
     @blp.requires(*READERS)
     @blp.arguments(AdvertiserListArgs, location="query")

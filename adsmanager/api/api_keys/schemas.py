@@ -1,6 +1,6 @@
 from marshmallow import fields
 
-from adsmanager.api.common import Id, Name, PageArgs, StrictSchema
+from adsmanager.api.common import Id, Name, PageArgs, StrictSchema, attributes
 from adsmanager.vocabulary import Role
 
 
@@ -42,8 +42,4 @@ class ApiKeyListArgs(PageArgs):
 
 def issued(issued_key) -> dict:
     """The stored key plus its secret, for the one response that shows it."""
-    schema_fields = ApiKeySchema().fields
-    return {
-        **{name: getattr(issued_key.record, name) for name in schema_fields},
-        "key": issued_key.secret,
-    }
+    return attributes(issued_key.record, ApiKeySchema, key=issued_key.secret)

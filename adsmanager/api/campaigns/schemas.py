@@ -1,6 +1,6 @@
 from marshmallow import fields, validate
 
-from adsmanager.api.common import Id, Micros, Name, PageArgs, StrictSchema
+from adsmanager.api.common import Id, Micros, Name, PageArgs, StrictSchema, Timestamp
 from adsmanager.vocabulary import BudgetMode, Objective, Status
 
 EDITABLE_STATUS = validate.OneOf([Status.ACTIVE, Status.PAUSED])
@@ -36,8 +36,8 @@ class CampaignCreateSchema(StrictSchema):
             "description": "Per day (DAILY, in the advertiser's time zone) or in total (LIFETIME)."
         },
     )
-    start_time = fields.AwareDateTime(metadata={"description": "Defaults to now."})
-    end_time = fields.AwareDateTime(allow_none=True)
+    start_time = Timestamp(metadata={"description": "Defaults to now."})
+    end_time = Timestamp(allow_none=True)
     status = fields.Enum(Status, by_value=True, validate=EDITABLE_STATUS, metadata=STATUS_DOC)
 
 
@@ -46,8 +46,8 @@ class CampaignUpdateSchema(StrictSchema):
 
     name = Name()
     budget_micros = Micros()
-    start_time = fields.AwareDateTime()
-    end_time = fields.AwareDateTime(allow_none=True)
+    start_time = Timestamp()
+    end_time = Timestamp(allow_none=True)
     status = fields.Enum(Status, by_value=True, validate=EDITABLE_STATUS, metadata=STATUS_DOC)
 
 
