@@ -24,6 +24,13 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 TEST_DATABASE_URL = os.environ.get("ADSMANAGER_TEST_DATABASE_URL")
 
 
+def pytest_report_header(config) -> str:
+    if TEST_DATABASE_URL:
+        backend = make_url(TEST_DATABASE_URL).get_backend_name()
+        return f"database: {backend} (ADSMANAGER_TEST_DATABASE_URL)"
+    return "database: sqlite (set ADSMANAGER_TEST_DATABASE_URL to run on PostgreSQL)"
+
+
 def _reset_postgres(url: str) -> None:
     database = Database(url)
     with database.engine.begin() as connection:

@@ -41,3 +41,12 @@ def test_constraint_names_follow_the_convention(db: Database):
             assert check["name"].startswith(f"ck_{table}_"), check
         for unique in inspector.get_unique_constraints(table):
             assert unique["name"].startswith(f"uq_{table}_"), unique
+
+
+def test_the_suite_runs_on_the_configured_database(db: Database):
+    from sqlalchemy.engine import make_url
+
+    from tests.conftest import TEST_DATABASE_URL
+
+    expected = make_url(TEST_DATABASE_URL).get_backend_name() if TEST_DATABASE_URL else "sqlite"
+    assert db.dialect == expected

@@ -1,0 +1,120 @@
+"""The ``adsmanager`` command: migrations, keys, and serving a fresh install."""
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from adsmanager.cli import main
+from adsmanager.db import migrate
+
+
+@pytest.fixture
+def run(database_url, monkeypatch):
+    monkeypatch.setenv("ADSMANAGER_DATABASE_URL", database_url)
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        return runner.invoke(main, list(args), catch_exceptions=False)
+
+    return invoke
+
+
+def test_db_current_reports_head(run):
+    result = run("db", "current")
+    assert result.exit_code == 0
+    assert "(at head)" in result.output
+    assert all(revision in result.output for revision in migrate.head_revisions())
+
+
+def test_db_upgrade_and_downgrade_a_fresh_database(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
+    monkeypatch.setenv("ADSMANAGER_DATABASE_URL", url)
+    runner = CliRunner()
+    assert "empty" in runner.invoke(main, ["db", "current"]).output
+    assert runner.invoke(main, ["db", "upgrade"]).exit_code == 0
+    assert "(at head)" in runner.invoke(main, ["db", "current"]).output
+    assert runner.invoke(main, ["db", "downgrade", "base"]).exit_code == 0
+    assert "empty" in runner.invoke(main, ["db", "current"]).output
+
+
+def test_keys_create_prints_a_working_key(run, client):
+    result = run("keys", "create", "--role", "admin", "--name", "ops")
+    assert result.exit_code == 0
+    key = result.output.strip()
+    assert re.fullmatch(r"am_[a-z0-9]{12}_\S+", key)
+    response = client.get("/v1/advertisers", headers={"Authorization": f"Bearer {key}"})
+    assert response.status_code == 200
+    listed = run("keys", "list").output
+    assert "ops" in listed and key not in listed and "active" in listed
+
+
+def test_keys_create_explains_what_is_wrong(run):
+    result = CliRunner().invoke(main, ["keys", "create", "--role", "advertiser"])
+    assert result.exit_code != 0
+    assert "advertiser_id" in result.output
+
+
+def test_keys_revoke(run, client):
+    key = run("keys", "create", "--role", "finance").output.strip()
+    key_id = run("keys", "list").output.split("\t")[0]
+    assert run("keys", "revoke", key_id).exit_code == 0
+    response = client.get("/v1/advertisers", headers={"Authorization": f"Bearer {key}"})
+    assert response.status_code == 401
+    assert "revoked" in run("keys", "list").output
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _get(url: str, key: str | None = None):
+    request = urllib.request.Request(url)
+    if key:
+        request.add_header("Authorization", f"Bearer {key}")
+    with urllib.request.urlopen(request, timeout=2) as response:
+        return response.status, response.read()
+
+
+def test_serve_migrates_prints_an_admin_key_and_serves(tmp_path):
+    """What the README's first command does, on a fresh instance folder, under gunicorn."""
+    port = _free_port()
+    env = {**os.environ, "ADSMANAGER_INSTANCE_PATH": str(tmp_path / "instance")}
+    env.pop("ADSMANAGER_DATABASE_URL", None)
+    command = [str(Path(sys.executable).with_name("adsmanager")), "serve", "--port", str(port),
+               "--workers", "2"]
+    server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        output = ""
+        key = None
+        deadline = time.monotonic() + 30
+        while key is None and time.monotonic() < deadline:
+            line = server.stdout.readline()
+            output += line
+            match = re.search(r"(am_[a-z0-9]{12}_\S+)", line)
+            key = match.group(1) if match else None
+        assert key, output
+        while time.monotonic() < deadline:
+            try:
+                status, _ = _get(f"http://127.0.0.1:{port}/readyz")
+                break
+            except OSError:
+                time.sleep(0.2)
+        assert status == 200
+        status, body = _get(f"http://127.0.0.1:{port}/v1/advertisers", key)
+        assert status == 200 and b'"items"' in body
+        assert (tmp_path / "instance" / "adsmanager.sqlite3").exists()
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=15)
