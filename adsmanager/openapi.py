@@ -8,6 +8,6 @@ import yaml
 def render() -> str:
     from adsmanager import create_app
 
-    app = create_app({"database_url": "sqlite://"})
+    app = create_app({"database_url": "sqlite://", "secret_key": "unused"})
     spec = app.extensions["flask-smorest"]["apis"][""]["ext_obj"].spec.to_dict()
     return yaml.safe_dump(spec, sort_keys=False, allow_unicode=True, width=100)

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
@@ -21,6 +22,11 @@ from adsmanager.vocabulary import Role
 from tests.factories import ApiClient, create_advertiser, make_ad, make_ad_group, make_campaign
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# In CI the property-based tests replay the same examples every run, so a red build is
+# always reproducible; locally they explore new ones each time.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.load_profile("ci" if os.environ.get("CI") else "default")
 TEST_DATABASE_URL = os.environ.get("ADSMANAGER_TEST_DATABASE_URL")
 
 

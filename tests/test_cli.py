@@ -91,10 +91,22 @@ def test_serve_migrates_prints_an_admin_key_and_serves(tmp_path):
     port = _free_port()
     env = {**os.environ, "ADSMANAGER_INSTANCE_PATH": str(tmp_path / "instance")}
     env.pop("ADSMANAGER_DATABASE_URL", None)
-    command = [str(Path(sys.executable).with_name("adsmanager")), "serve", "--port", str(port),
-               "--workers", "2"]
-    server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    command = [
+        str(Path(sys.executable).with_name("adsmanager")),
+        "serve",
+        "--port",
+        str(port),
+        "--workers",
+        "2",
+    ]
+    server = subprocess.Popen(
+        command,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     try:
         output = ""
         key = None

@@ -3,7 +3,7 @@ schemas, money and id fields, list pages."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from functools import cache
 
@@ -49,33 +49,39 @@ class Blueprint(flask_smorest.Blueprint):
 
 
 class StrictSchema(ma.Schema):
-    """Unknown fields are an error, not silently dropped; so are NUL characters, which no
-    text column of PostgreSQL can hold."""
+    """Unknown fields are an error, not silently dropped; so is text that no PostgreSQL
+    text column can hold (NUL characters, lone surrogates)."""
 
     class Meta:
         unknown = ma.RAISE
 
     @ma.pre_load
-    def _reject_nul_characters(self, data, **kwargs):
-        if isinstance(data, dict):
-            problems = {
-                key: ["Must not contain NUL characters."]
-                for key, value in data.items()
-                if _has_nul(value) or _has_nul(key)
-            }
+    def _reject_unstorable_text(self, data, **kwargs):
+        if isinstance(data, Mapping):
+            problems = {}
+            for key, value in data.items():
+                problem = _text_problem(key) or _text_problem(value)
+                if problem:
+                    problems[str(key)] = [problem]
             if problems:
                 raise ma.ValidationError(problems)
         return data
 
 
-def _has_nul(value) -> bool:
+def _text_problem(value) -> str | None:
     if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
+        if "\x00" in value:
+            return "Must not contain NUL characters."
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "Must be valid Unicode text."
+        return None
+    if isinstance(value, Mapping):
+        value = [*value.keys(), *value.values()]
     if isinstance(value, list):
-        return any(_has_nul(item) for item in value)
-    return False
+        return next(filter(None, map(_text_problem, value)), None)
+    return None
 
 
 class Timestamp(fields.AwareDateTime):

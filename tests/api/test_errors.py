@@ -138,9 +138,16 @@ def test_nul_characters_are_422_on_every_database(acme, db):
     response = acme[1].post("/v1/campaigns", json={**CAMPAIGN, "name": "bad\x00name"})
     _assert_error(response, 422, "validation_failed")
     assert response.json["fields"] == {"name": ["Must not contain NUL characters."]}
-    response = acme[1].post("/v1/ad-groups", json={
-        "campaign_id": "cmp_x", "name": "x", "billing_event": "CPM", "bid_micros": 1,
-        "targeting": {"interests": ["ok", "no\x00"]}})
+    response = acme[1].post(
+        "/v1/ad-groups",
+        json={
+            "campaign_id": "cmp_x",
+            "name": "x",
+            "billing_event": "CPM",
+            "bid_micros": 1,
+            "targeting": {"interests": ["ok", "no\x00"]},
+        },
+    )
     _assert_error(response, 422, "validation_failed")
     assert "targeting" in response.json["fields"]
     assert count_rows(db, "campaigns") == 0
@@ -157,6 +164,24 @@ def test_forged_page_tokens_are_422(acme):
 
 
 def test_longest_names_fit(admin):
-    response = admin.post("/v1/advertisers",
-                          json={"name": "n" * 200, "currency": "USD", "timezone": "UTC"})
+    response = admin.post(
+        "/v1/advertisers", json={"name": "n" * 200, "currency": "USD", "timezone": "UTC"}
+    )
     assert response.status_code == 201
+
+
+def test_nul_characters_in_query_parameters_are_422(acme):
+    response = acme[1].get("/v1/ads?campaign_id=%00x")
+    _assert_error(response, 422, "validation_failed")
+    assert response.json["fields"] == {"campaign_id": ["Must not contain NUL characters."]}
+
+
+def test_lone_surrogates_are_422(acme, db):
+    raw = (
+        '{"name": "bad \\ud800 text", "objective": "TRAFFIC", "budget_mode": "DAILY", '
+        '"budget_micros": 1000000}'
+    )
+    response = acme[1].post("/v1/campaigns", data=raw, headers={"Content-Type": "application/json"})
+    _assert_error(response, 422, "validation_failed")
+    assert response.json["fields"] == {"name": ["Must be valid Unicode text."]}
+    assert count_rows(db, "campaigns") == 0

@@ -1,6 +1,8 @@
 """A property-based run of the whole API from the committed openapi.yaml: no 5xx, and no
 response that breaks its own schema."""
 
+import os
+
 import schemathesis
 import yaml
 from hypothesis import HealthCheck, settings
@@ -24,7 +26,7 @@ schema = schemathesis.openapi.from_dict(_description_without_security())
 
 @schema.parametrize()
 @settings(
-    max_examples=25,
+    max_examples=int(os.environ.get("SCHEMATHESIS_EXAMPLES", "25")),
     deadline=None,
     suppress_health_check=[
         HealthCheck.function_scoped_fixture,
