@@ -163,6 +163,8 @@ def serve(host: str, port: int, workers: int) -> None:
     settings = _settings()
     migrate.upgrade(settings.database_url)
     database = Database(settings.database_url)
+    revisions = ", ".join(sorted(migrate.current_revisions(database.engine)))
+    click.echo(f"Database {database.engine.url.render_as_string()} migrated to {revisions}.")
     if not api_keys.active_admin_key_exists(database):
         issued = api_keys.create(
             database, CLI_ACTOR, role=Role.ADMIN, advertiser_id=None, name="bootstrap admin key"

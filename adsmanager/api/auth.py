@@ -50,7 +50,6 @@ def requires(*roles: Role) -> Callable:
             g.actor = actor
             return view(*args, **kwargs)
 
-        wrapper._required_roles = roles
         return wrapper
 
     return decorate

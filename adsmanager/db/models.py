@@ -41,9 +41,15 @@ def enum_column(enum: type[StrEnum], name: str) -> Enum:
     )
 
 
+def _same_as_created(context) -> datetime:
+    return context.get_current_parameters()["created_at"]
+
+
 class Timestamps:
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=_same_as_created, onupdate=utcnow
+    )
 
 
 class Advertiser(Timestamps, Base):

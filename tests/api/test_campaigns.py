@@ -150,3 +150,13 @@ def test_list_filters(acme, globex, admin):
     by_advertiser = admin.get(f"/v1/campaigns?advertiser_id={acme[0]['id']}").json["items"]
     assert {c["name"] for c in by_advertiser} == {"one", "two"}
     assert len(admin.get("/v1/campaigns").json["items"]) == 3
+
+
+def test_timestamps(acme):
+    api = acme[1]
+    campaign = make_campaign(api)
+    assert campaign["created_at"] == campaign["updated_at"]
+    assert campaign["created_at"].endswith("+00:00")
+    updated = api.patch(f"/v1/campaigns/{campaign['id']}", json={"name": "later"}).json
+    assert updated["created_at"] == campaign["created_at"]
+    assert updated["updated_at"] > campaign["updated_at"]
