@@ -1,0 +1,202 @@
+"""The per-request rules: may this ad group serve now, to this user, next to these videos?
+
+Targeting (who) is answered by the index; these rules depend on the clock, the shared spend
+and impression counters, and the neighbouring feed items, so they run on each request for the
+candidates the index returned. Every `now` is an aware datetime (the server passes UTC); the
+advertiser's days and hours are those of ``ad_group.timezone``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from auction.types import AdGroup, Budget, FeedItem, Spend
+
+DAILY = "DAILY"
+LIFETIME = "LIFETIME"
+STANDARD = "STANDARD"
+ACCELERATED = "ACCELERATED"
+
+NOT_IN_FLIGHT = "not_in_flight"
+OUTSIDE_DAYPART = "outside_daypart"
+BUDGET_EXHAUSTED = "budget_exhausted"
+PACED = "paced"
+FREQUENCY_CAPPED = "frequency_capped"
+NO_BALANCE = "no_balance"
+
+HOURS_PER_WEEK = 7 * 24
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _local_time(ad_group: AdGroup, now: datetime) -> datetime:
+    # A naive datetime would be read as the server's local time by astimezone(): refuse it
+    # rather than serve in the wrong hour.
+    if now.tzinfo is None:
+        raise ValueError("now must be an aware datetime")
+    return now.astimezone(ZoneInfo(ad_group.timezone))
+
+
+def in_flight(ad_group: AdGroup, now: datetime) -> bool:
+    """Between the campaign's start (inclusive) and end (exclusive; None = open-ended)."""
+    if now < ad_group.campaign_start:
+        return False
+    return ad_group.campaign_end is None or now < ad_group.campaign_end
+
+
+def hour_of_week(local: datetime) -> int:
+    """0 = Monday 00:00-01:00 ... 167 = Sunday 23:00-24:00, on the wall clock of `local`."""
+    return local.weekday() * 24 + local.hour
+
+
+def _in_daypart_local(ad_group: AdGroup, local: datetime) -> bool:
+    return ad_group.dayparting is None or hour_of_week(local) in ad_group.dayparting
+
+
+def in_daypart(ad_group: AdGroup, now: datetime) -> bool:
+    """Whether the advertiser's local hour of the week is one the ad group may serve in."""
+    if ad_group.dayparting is None:
+        return True
+    return _in_daypart_local(ad_group, _local_time(ad_group, now))
+
+
+def local_day(ad_group: AdGroup, now: datetime) -> date:
+    """The advertiser's calendar date at `now`: the day that daily counters are keyed by."""
+    return _local_time(ad_group, now).date()
+
+
+def _spent_against(budget: Budget, today_micros: int, lifetime_micros: int) -> int:
+    if budget.mode == DAILY:
+        return today_micros
+    if budget.mode == LIFETIME:
+        return lifetime_micros
+    raise ValueError(f"unknown budget mode {budget.mode!r}")
+
+
+def budget_allows(ad_group: AdGroup, spend: Spend) -> bool:
+    """Neither the campaign's budget nor the ad group's own (if any) is used up."""
+    campaign_spent = _spent_against(
+        ad_group.campaign_budget, spend.campaign_today_micros, spend.campaign_lifetime_micros
+    )
+    if campaign_spent >= ad_group.campaign_budget.amount_micros:
+        return False
+    own_budget = ad_group.ad_group_budget
+    if own_budget is None:
+        return True
+    own_spent = _spent_against(
+        own_budget, spend.ad_group_today_micros, spend.ad_group_lifetime_micros
+    )
+    return own_spent < own_budget.amount_micros
+
+
+@lru_cache(maxsize=4096)
+def _local_day_in_utc(zone: ZoneInfo, day: date) -> tuple[datetime, int]:
+    """(local midnight as UTC, microseconds in that local day), for every ad group of that
+    zone alike: cached, because each request paces many ad groups on the same few days.
+
+    A day with a DST change has 23 or 25 hours; measuring both ends in UTC gives its real
+    length (subtracting two datetimes of the same zone would use wall-clock time instead).
+    """
+    midnight = datetime.combine(day, time(), tzinfo=zone).astimezone(UTC)
+    next_midnight = datetime.combine(day + timedelta(days=1), time(), tzinfo=zone)
+    return midnight, (next_midnight.astimezone(UTC) - midnight) // _MICROSECOND
+
+
+def _elapsed_share_of_local_day(local: datetime) -> tuple[int, int]:
+    """(microseconds since local midnight, microseconds in this local day), in real time."""
+    midnight, day_length = _local_day_in_utc(local.tzinfo, local.date())
+    # midnight is in UTC and local is not, so this difference is real time, not wall time.
+    return (local - midnight) // _MICROSECOND, day_length
+
+
+def pacing_slack(amount_micros: int) -> int:
+    """Half an hour's worth of a daily budget, so that the day does not start stalled."""
+    return max(amount_micros // 48, 1)
+
+
+def _on_pace(amount_micros: int, spent_today_micros: int, elapsed: int, day_length: int) -> bool:
+    # spent <= amount * elapsed / day_length + slack, multiplied out to stay in integers.
+    allowance = amount_micros * elapsed + pacing_slack(amount_micros) * day_length
+    return spent_today_micros * day_length <= allowance
+
+
+def _pacing_allows_local(ad_group: AdGroup, spend: Spend, local: datetime) -> bool:
+    if ad_group.pacing == ACCELERATED:
+        return True
+    if ad_group.pacing != STANDARD:
+        raise ValueError(f"unknown pacing {ad_group.pacing!r}")
+    # Only daily budgets are paced: a lifetime budget has no day to spread over, and
+    # budget_allows already stops it once it is used up.
+    daily = []
+    if ad_group.campaign_budget.mode == DAILY:
+        daily.append((ad_group.campaign_budget.amount_micros, spend.campaign_today_micros))
+    own_budget = ad_group.ad_group_budget
+    if own_budget is not None and own_budget.mode == DAILY:
+        daily.append((own_budget.amount_micros, spend.ad_group_today_micros))
+    if not daily:
+        return True
+    elapsed, day_length = _elapsed_share_of_local_day(local)
+    return all(_on_pace(amount, spent, elapsed, day_length) for amount, spent in daily)
+
+
+def pacing_allows(ad_group: AdGroup, spend: Spend, now: datetime) -> bool:
+    """STANDARD pacing: each daily budget may be spent in step with the advertiser's local
+    day (plus pacing_slack); ACCELERATED spends as fast as the auction allows."""
+    return _pacing_allows_local(ad_group, spend, _local_time(ad_group, now))
+
+
+def frequency_allows(ad_group: AdGroup, impressions_in_window: int) -> bool:
+    """Under the per-user cap; the counter store counts impressions over the cap's window."""
+    if ad_group.frequency_cap is None:
+        return True
+    max_impressions, _window_hours = ad_group.frequency_cap
+    return impressions_in_window < max_impressions
+
+
+def balance_allows(remaining_balance_micros: int | None) -> bool:
+    """None: the advertiser's balance is not enforced (e.g. invoiced), so it never stops."""
+    return remaining_balance_micros is None or remaining_balance_micros > 0
+
+
+def brand_safe(ad_group: AdGroup, neighbours: Iterable[FeedItem]) -> bool:
+    """No neighbouring video is by an excluded creator or in an excluded category."""
+    targeting = ad_group.targeting
+    return not any(
+        item.creator_id in targeting.excluded_creators
+        or item.category in targeting.excluded_categories
+        for item in neighbours
+    )
+
+
+def eligible(
+    ad_group: AdGroup,
+    *,
+    now: datetime,
+    spend: Spend,
+    impressions_in_window: int,
+    remaining_balance_micros: int | None,
+) -> str | None:
+    """None if the ad group may serve now, else why not (one of the reason constants).
+
+    When several rules fail, the first of this order is reported: not_in_flight,
+    no_balance, budget_exhausted, frequency_capped, outside_daypart, paced. Plain
+    comparisons come first; the conversion to the advertiser's time zone, the costliest
+    step, is done once and only for candidates that passed them. Brand safety depends on
+    the slot, so the feed insertion checks it separately.
+    """
+    if not in_flight(ad_group, now):
+        return NOT_IN_FLIGHT
+    if not balance_allows(remaining_balance_micros):
+        return NO_BALANCE
+    if not budget_allows(ad_group, spend):
+        return BUDGET_EXHAUSTED
+    if not frequency_allows(ad_group, impressions_in_window):
+        return FREQUENCY_CAPPED
+    local = _local_time(ad_group, now)
+    if not _in_daypart_local(ad_group, local):
+        return OUTSIDE_DAYPART
+    if not _pacing_allows_local(ad_group, spend, local):
+        return PACED
+    return None

@@ -1,0 +1,171 @@
+"""Ranking by eCPM and generalized second-price (GSP) pricing over the slots of a page.
+
+All money is integer micros. A pCTR is turned into whole parts per billion once, so every
+amount derived from it is computed with integers and rounds the same way everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+
+from auction.types import CPC, CPM, Bid, FeedItem, Placement, ReservePrices
+
+PPB = 1_000_000_000  # parts per billion
+IMPRESSIONS_PER_CPM = 1000
+BILLING_EVENTS = (CPM, CPC)
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """A place for one ad in a page of the feed.
+
+    ``position`` is its index in the blended feed when every earlier slot holds an ad.
+    ``neighbours`` are the organic items next to it (the one before, if any, and the one
+    after); brand-safety exclusions are checked against them.
+    """
+
+    position: int
+    neighbours: tuple[FeedItem, ...]
+
+
+def pctr_ppb(pctr: float) -> int:
+    """The pCTR in whole parts per billion, at least 1."""
+    # `not (0 < x <= 1)` also rejects NaN, which fails every comparison.
+    if isinstance(pctr, bool) or not isinstance(pctr, int | float) or not (0 < pctr <= 1):
+        raise ValueError(f"pctr must be a number in (0, 1], got {pctr!r}")
+    return max(1, round(pctr * PPB))
+
+
+def ecpm_micros(bid: Bid) -> int:
+    """What the bid is worth per 1000 impressions, in micros (rounded down)."""
+    _check_bid(bid)
+    if bid.billing_event == CPM:
+        return bid.bid_micros
+    return bid.bid_micros * pctr_ppb(bid.pctr) * IMPRESSIONS_PER_CPM // PPB
+
+
+def price_micros(bid: Bid, next_ecpm_micros: int, reserves: ReservePrices) -> int:
+    """The GSP price in the bid's own unit: the least that still beats ``next_ecpm_micros``,
+    never below the bid's reserve nor above the bid itself."""
+    reserve = reserve_micros(bid, reserves)
+    if bid.bid_micros < reserve:
+        raise ValueError(f"bid {bid.ad_group_id} is below its reserve and cannot be priced")
+    if not _is_whole(next_ecpm_micros) or next_ecpm_micros < 0:
+        raise ValueError(f"next_ecpm_micros must be a non-negative integer: {next_ecpm_micros!r}")
+    price = max(reserve, _price_to_match(bid, next_ecpm_micros))
+    return min(price, bid.bid_micros)
+
+
+def reserve_micros(bid: Bid, reserves: ReservePrices) -> int:
+    """The floor for the bid's billing event, in the bid's own unit."""
+    _check_bid(bid)
+    _check_reserves(reserves)
+    return reserves.cpm_micros if bid.billing_event == CPM else reserves.cpc_micros
+
+
+def rank(bids: Iterable[Bid], reserves: ReservePrices) -> list[Bid]:
+    """The bids that may serve, best first: those at or above their reserve, and only the
+    best-ranked bid of each advertiser."""
+    bids = list(bids)
+    _check_unique_ad_groups(bids)
+    eligible = [bid for bid in bids if bid.bid_micros >= reserve_micros(bid, reserves)]
+    eligible.sort(key=_rank_key)
+    return _best_per_advertiser(eligible)
+
+
+def run_auction(
+    bids: Iterable[Bid], slots: Sequence[Slot], reserves: ReservePrices
+) -> list[Placement]:
+    """Fill the slots in page order, each with the best remaining bid allowed there, priced
+    by the best other remaining bid allowed in that slot.
+
+    A slot nobody may take stays empty and later slots are still filled. Because an empty
+    slot puts no ad in the feed, each placement's ``position`` is its slot's position less
+    the number of earlier slots left empty: the real index in the blended feed, so the ad
+    still sits before the organic item it was priced next to.
+    """
+    _check_slot_order(slots)
+    remaining = rank(bids, reserves)
+    placements: list[Placement] = []
+    empty_slots = 0
+    for slot in slots:
+        allowed = [bid for bid in remaining if is_allowed(bid, slot)]
+        if not allowed:
+            empty_slots += 1
+            continue
+        winner = allowed[0]
+        runner_up_ecpm = ecpm_micros(allowed[1]) if len(allowed) > 1 else 0
+        placements.append(
+            Placement(
+                bid=winner,
+                position=slot.position - empty_slots,
+                ecpm_micros=ecpm_micros(winner),
+                price_micros=price_micros(winner, runner_up_ecpm, reserves),
+            )
+        )
+        remaining = [bid for bid in remaining if bid.advertiser_id != winner.advertiser_id]
+    return placements
+
+
+def is_allowed(bid: Bid, slot: Slot) -> bool:
+    """Whether brand safety lets the bid sit next to the slot's neighbours."""
+    return not any(
+        item.creator_id in bid.excluded_creators or item.category in bid.excluded_categories
+        for item in slot.neighbours
+    )
+
+
+def _price_to_match(bid: Bid, target_ecpm_micros: int) -> int:
+    """The smallest whole bid in the bid's own unit whose eCPM reaches the target."""
+    if bid.billing_event == CPM:
+        return target_ecpm_micros
+    # p * ppb * 1000 // 1e9 >= target  <=>  p >= target * 1e9 / (ppb * 1000): ceiling division.
+    return -(-target_ecpm_micros * PPB // (pctr_ppb(bid.pctr) * IMPRESSIONS_PER_CPM))
+
+
+def _rank_key(bid: Bid) -> tuple[int, int, str]:
+    return (-ecpm_micros(bid), -bid.tie_breaker, bid.ad_group_id)
+
+
+def _best_per_advertiser(ranked: list[Bid]) -> list[Bid]:
+    seen: set[str] = set()
+    best: list[Bid] = []
+    for bid in ranked:
+        if bid.advertiser_id not in seen:
+            seen.add(bid.advertiser_id)
+            best.append(bid)
+    return best
+
+
+def _is_whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_bid(bid: Bid) -> None:
+    if bid.billing_event not in BILLING_EVENTS:
+        raise ValueError(f"unknown billing event {bid.billing_event!r} for {bid.ad_group_id}")
+    if not _is_whole(bid.bid_micros) or bid.bid_micros <= 0:
+        raise ValueError(f"bid_micros must be a positive integer for {bid.ad_group_id}")
+    # A pCTR outside (0, 1] means the model or the caller is broken, whatever the billing.
+    pctr_ppb(bid.pctr)
+
+
+def _check_reserves(reserves: ReservePrices) -> None:
+    for reserve in (reserves.cpm_micros, reserves.cpc_micros):
+        if not _is_whole(reserve) or reserve < 0:
+            raise ValueError(f"reserve prices must be non-negative integers: {reserves!r}")
+
+
+def _check_unique_ad_groups(bids: list[Bid]) -> None:
+    # Two bids of one ad group would make the order depend on the input order.
+    ad_group_ids = [bid.ad_group_id for bid in bids]
+    if len(set(ad_group_ids)) != len(ad_group_ids):
+        raise ValueError("each ad group may bid only once per auction")
+
+
+def _check_slot_order(slots: Sequence[Slot]) -> None:
+    positions = [slot.position for slot in slots]
+    if any(later <= earlier for earlier, later in pairwise(positions)):
+        raise ValueError(f"slots must be in page order with distinct positions: {positions}")
