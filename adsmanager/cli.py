@@ -149,7 +149,129 @@ def write_openapi(path: Path) -> None:
     click.echo(f"wrote {path}")
 
 
+# --- simulation and the CTR model ----------------------------------------------------------
+
+
+def _serving(settings: Settings):
+    from adsmanager.serving.runtime import Serving
+
+    # The simulation runs in this process, so it reads its own fresh snapshot.
+    return Serving(settings, Database(settings.database_url))
+
+
+@main.group()
+def simulate() -> None:
+    """A simulated market and feed traffic, through the real auction."""
+
+
+@simulate.command("market")
+@click.option("--advertisers", default=40, show_default=True)
+@click.option("--ad-groups-per-advertiser", default=5, show_default=True)
+@click.option("--seed", default=1, show_default=True)
+def simulate_market(advertisers: int, ad_groups_per_advertiser: int, seed: int) -> None:
+    """Write simulated advertisers, campaigns, ad groups and approved ads."""
+    from adsmanager.db.base import utcnow
+    from adsmanager.services import demo
+    from auction import simulator
+
+    settings = _settings()
+    market = simulator.make_market(advertisers, ad_groups_per_advertiser, seed, utcnow())
+    count = demo.seed_market(Database(settings.database_url), market)
+    click.echo(f"{count} ad groups of {advertisers} advertisers written")
+
+
+@simulate.command("traffic")
+@click.option("--requests", default=5000, show_default=True, help="Feed pages.")
+@click.option("--users", default=2000, show_default=True)
+@click.option("--hours", default=24.0, show_default=True, help="Simulated time span.")
+@click.option("--seed", default=1, show_default=True)
+def simulate_traffic(requests: int, users: int, hours: float, seed: int) -> None:
+    """Feed pages through the auction, impressions and clicks back through events."""
+    from datetime import timedelta
+
+    from adsmanager.db.base import utcnow
+    from adsmanager.services import demo
+
+    settings = _settings()
+    serving = _serving(settings)
+    with click.progressbar(length=requests, label="feed pages") as bar:
+        last = [0]
+
+        def advance(done: int) -> None:
+            bar.update(done - last[0])
+            last[0] = done
+
+        report = demo.simulate_traffic(
+            Database(settings.database_url),
+            serving,
+            requests=requests,
+            users=users,
+            seed=seed,
+            start=utcnow() - timedelta(hours=hours),
+            duration=timedelta(hours=hours),
+            progress=advance,
+        )
+    click.echo(
+        f"{report.requests} pages, {report.ads_served} ads, {report.impressions} "
+        f"impressions, {report.clicks} clicks, spend {report.spend_micros} micros"
+    )
+
+
+@main.group()
+def model() -> None:
+    """The CTR model."""
+
+
+@model.command("train")
+@click.option("--trees", default=200, show_default=True)
+@click.option("--force", is_flag=True, help="Write the model even if the prior does better.")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Default: the instance folder's ctr_model.txt, which the server loads.",
+)
+def train_model(trees: int, output: Path | None, force: bool) -> None:
+    """Train LightGBM on the logged impressions and clicks; newest 20% held out."""
+    from adsmanager.config import instance_path
+    from adsmanager.services.training import train_from_logs
+
+    settings = _settings()
+    target = output or Path(settings.model_path or instance_path() / "ctr_model.txt")
+    try:
+        report = train_from_logs(
+            Database(settings.database_url), target, num_trees=trees, force=force
+        )
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(
+        f"model {report.model_version}: {report.num_trees} trees on {report.train_rows} "
+        f"rows; held-out {report.holdout_rows} rows: log loss "
+        f"{report.holdout_log_loss:.4f} (prior {report.prior_log_loss:.4f}), "
+        f"AUC {report.holdout_auc:.3f}; written to {target}"
+    )
+
+
 # --- serving -------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int)
+@click.pass_context
+def demo(ctx: click.Context, host: str, port: int, workers: int) -> None:
+    """Serve with demo data: on an empty database, a simulated market, a simulated day of
+    traffic through the real auction, and a CTR model trained on it."""
+    from adsmanager.services import demo as demo_data
+
+    settings = _settings()
+    migrate.upgrade(settings.database_url)
+    if demo_data.is_empty(Database(settings.database_url)):
+        ctx.invoke(simulate_market)
+        ctx.invoke(simulate_traffic, requests=3000)
+        ctx.invoke(train_model)
+    ctx.invoke(serve, host=host, port=port, workers=workers)
 
 
 @main.command()

@@ -39,6 +39,18 @@ def _persistent_secret_key() -> str:
     return path.read_text().strip()
 
 
+_TYPED_SETTINGS = {
+    "max_content_length": int,
+    "redis_url": str,
+    "reserve_cpm_micros": int,
+    "reserve_cpc_micros": int,
+    "token_ttl_seconds": int,
+    "auction_log_sample_rate": float,
+    "snapshot_refresh_seconds": float,
+    "model_path": str,
+}
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = field(default_factory=database_url_from_env)
@@ -48,6 +60,20 @@ class Settings:
     log_level: str = "INFO"
     # How often an API key's last-used time is written, at most (seconds).
     key_touch_interval_seconds: int = 60
+    # Shared counters for budgets, pacing and frequency caps; None keeps them in-process.
+    redis_url: str | None = None
+    # Auction floors, in micros of the advertiser's currency: per 1000 impressions / per click.
+    reserve_cpm_micros: int = 100_000
+    reserve_cpc_micros: int = 10_000
+    # How long the feed service has to report an impression or click with its token.
+    token_ttl_seconds: int = 86_400
+    # Share of auctions logged whole (every candidate) for audit and replay.
+    auction_log_sample_rate: float = 0.01
+    # How often each worker checks the database for changed ad groups.
+    snapshot_refresh_seconds: float = 1.0
+    # A LightGBM model file (model_to_string text) for pCTR; None: instance/ctr_model.txt if
+    # present, else a constant prior.
+    model_path: str | None = None
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
@@ -57,8 +83,10 @@ class Settings:
             "secret_key": env.get(f"{ENV_PREFIX}SECRET_KEY", ""),
             "log_level": env.get(f"{ENV_PREFIX}LOG_LEVEL", "INFO").upper(),
         }
-        if env.get(f"{ENV_PREFIX}MAX_CONTENT_LENGTH"):
-            values["max_content_length"] = int(env[f"{ENV_PREFIX}MAX_CONTENT_LENGTH"])
+        for name, kind in _TYPED_SETTINGS.items():
+            raw = env.get(f"{ENV_PREFIX}{name.upper()}")
+            if raw:
+                values[name] = kind(raw)
         settings = cls(**values)
         known = {f.name for f in fields(cls)}
         unknown = set(overrides) - known

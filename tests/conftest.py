@@ -28,13 +28,21 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 settings.register_profile("ci", derandomize=True, print_blob=True)
 settings.load_profile("ci" if os.environ.get("CI") else "default")
 TEST_DATABASE_URL = os.environ.get("ADSMANAGER_TEST_DATABASE_URL")
+TEST_REDIS_URL = os.environ.get("ADSMANAGER_TEST_REDIS_URL")
 
 
-def pytest_report_header(config) -> str:
+def pytest_report_header(config) -> list[str]:
     if TEST_DATABASE_URL:
         backend = make_url(TEST_DATABASE_URL).get_backend_name()
-        return f"database: {backend} (ADSMANAGER_TEST_DATABASE_URL)"
-    return "database: sqlite (set ADSMANAGER_TEST_DATABASE_URL to run on PostgreSQL)"
+        lines = [f"database: {backend} (ADSMANAGER_TEST_DATABASE_URL)"]
+    else:
+        lines = ["database: sqlite (set ADSMANAGER_TEST_DATABASE_URL to run on PostgreSQL)"]
+    lines.append(
+        f"redis: {TEST_REDIS_URL}"
+        if TEST_REDIS_URL
+        else "redis: none (set ADSMANAGER_TEST_REDIS_URL for the Redis tests)"
+    )
+    return lines
 
 
 def _reset_postgres(url: str) -> None:
@@ -78,6 +86,35 @@ def _empty_tables(request) -> Iterator[None]:
         with database.transaction() as session:
             for table in reversed(metadata.sorted_tables):
                 session.execute(table.delete())
+
+
+@pytest.fixture
+def serving(app, db):
+    """A fresh auction runtime for each test (empty counters, a snapshot rebuilt on demand
+    with ``serving.snapshots.refresh()``), installed in the app the API uses."""
+    from dataclasses import replace
+
+    from adsmanager.serving.runtime import Serving
+
+    settings = replace(app.extensions["adsmanager.settings"], snapshot_refresh_seconds=0)
+    runtime = Serving(settings, db)
+    app.extensions["adsmanager.serving"] = runtime
+    yield runtime
+    app.extensions.pop("adsmanager.serving", None)
+
+
+@pytest.fixture
+def redis_url():
+    if not TEST_REDIS_URL:
+        pytest.skip(
+            "needs Redis: set ADSMANAGER_TEST_REDIS_URL (CI uses redis://127.0.0.1:6379/15)"
+        )
+    import redis
+
+    client = redis.Redis.from_url(TEST_REDIS_URL)
+    client.flushdb()
+    yield TEST_REDIS_URL
+    client.flushdb()
 
 
 @pytest.fixture

@@ -12,10 +12,13 @@ from adsmanager.api.ad_groups.routes import blp as ad_groups
 from adsmanager.api.ads.routes import blp as ads
 from adsmanager.api.advertisers.routes import blp as advertisers
 from adsmanager.api.api_keys.routes import blp as api_keys
+from adsmanager.api.auction.routes import blp as auction
 from adsmanager.api.auth import SECURITY_SCHEME
 from adsmanager.api.campaigns.routes import blp as campaigns
+from adsmanager.api.events.routes import blp as events
+from adsmanager.api.reports.routes import blp as reports
 
-BLUEPRINTS = (advertisers, campaigns, ad_groups, ads, api_keys)
+BLUEPRINTS = (advertisers, campaigns, ad_groups, ads, api_keys, auction, events, reports)
 DOCS_ASSETS = "/docs/assets/"
 
 API_DESCRIPTION = (

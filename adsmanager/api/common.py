@@ -3,6 +3,7 @@ schemas, money and id fields, list pages."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from functools import cache
@@ -16,6 +17,7 @@ from webargs.flaskparser import FlaskParser
 from adsmanager.api.auth import requires
 from adsmanager.db.database import Database
 from adsmanager.services.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from adsmanager.serving.runtime import Serving
 from adsmanager.vocabulary import Role
 
 # 10^15 micros is a billion units of any currency: far above any real bid or budget, far
@@ -146,3 +148,18 @@ def attributes(obj, schema: type[ma.Schema], **extra) -> dict:
 
 def database() -> Database:
     return current_app.extensions["adsmanager.db"]
+
+
+_serving_lock = threading.Lock()
+
+
+def serving() -> Serving:
+    """The worker's auction runtime, built on first use (after gunicorn forks)."""
+    extensions = current_app.extensions
+    if "adsmanager.serving" not in extensions:
+        with _serving_lock:
+            if "adsmanager.serving" not in extensions:
+                extensions["adsmanager.serving"] = Serving(
+                    extensions["adsmanager.settings"], extensions["adsmanager.db"]
+                )
+    return extensions["adsmanager.serving"]

@@ -54,7 +54,9 @@ def utcnow() -> datetime:
 
 
 _CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
-_ID_SHAPE = re.compile(rf"^[a-z]{{2,3}}_[{_CROCKFORD}]{{26}}$")
+# What an id may look like: ours (prefix + 26 characters) and those of imported or simulated
+# data (``adv_sim_0001``). Anything else cannot name a stored row and needs no lookup.
+_ID_SHAPE = re.compile(r"^[a-z]{2,4}_[0-9a-z_]{1,35}$")
 
 
 def new_id(prefix: str) -> str:
@@ -68,5 +70,5 @@ def new_id(prefix: str) -> str:
 
 
 def is_well_formed_id(value: str) -> bool:
-    """Whether ``value`` could be an id made by :func:`new_id`; others need no lookup."""
+    """Whether ``value`` could be the id of a stored row."""
     return bool(_ID_SHAPE.match(value))

@@ -24,7 +24,10 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection) -> None:
-        connection.exec_driver_sql("BEGIN")
+        # IMMEDIATE takes the write lock up front. A deferred transaction that reads, then
+        # writes, fails at once with "database is locked" when another process wrote in
+        # between; waiting at BEGIN (busy_timeout) instead makes writers queue up politely.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str) -> Engine:

@@ -1,0 +1,94 @@
+"""Tables of delivery: charged events, hourly delivery per ad, and the auction's logs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Float, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from adsmanager.db.base import Base, JSONDocument, UTCDateTime, utcnow
+from adsmanager.db.models import ID
+
+
+class AdEvent(Base):
+    """One accepted impression or click. The unique (impression_id, event_type) is what
+    makes each token chargeable at most once per event type."""
+
+    __tablename__ = "ad_events"
+    __table_args__ = (
+        UniqueConstraint("impression_id", "event_type"),
+        Index("ix_ad_events_advertiser_id_occurred_at", "advertiser_id", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    impression_id: Mapped[str] = mapped_column(String(40))
+    event_type: Mapped[str] = mapped_column(String(16))
+    request_id: Mapped[str] = mapped_column(String(128))
+    user_id: Mapped[str] = mapped_column(String(128))
+    ad_id: Mapped[str] = mapped_column(ID)
+    ad_group_id: Mapped[str] = mapped_column(ID)
+    campaign_id: Mapped[str] = mapped_column(ID)
+    advertiser_id: Mapped[str] = mapped_column(ID)
+    billing_event: Mapped[str] = mapped_column(String(3))
+    charge_micros: Mapped[int] = mapped_column(BigInteger)
+    position: Mapped[int]
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DeliveryHour(Base):
+    """Impressions, clicks and spend of one ad in one UTC hour: what reports read."""
+
+    __tablename__ = "delivery_hourly"
+    __table_args__ = (Index("ix_delivery_hourly_advertiser_id_hour", "advertiser_id", "hour"),)
+
+    ad_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    ad_group_id: Mapped[str] = mapped_column(ID)
+    campaign_id: Mapped[str] = mapped_column(ID)
+    advertiser_id: Mapped[str] = mapped_column(ID)
+    impressions: Mapped[int] = mapped_column(BigInteger, default=0)
+    clicks: Mapped[int] = mapped_column(BigInteger, default=0)
+    spend_micros: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ServedAd(Base):
+    """Every served ad with the features it was scored on: the CTR model's training data."""
+
+    __tablename__ = "served_ads"
+    __table_args__ = (Index("ix_served_ads_served_at", "served_at"),)
+
+    impression_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(128))
+    served_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    user_id: Mapped[str] = mapped_column(String(128))
+    ad_id: Mapped[str] = mapped_column(ID)
+    ad_group_id: Mapped[str] = mapped_column(ID)
+    advertiser_id: Mapped[str] = mapped_column(ID)
+    position: Mapped[int]
+    billing_event: Mapped[str] = mapped_column(String(3))
+    price_micros: Mapped[int] = mapped_column(BigInteger)
+    pctr: Mapped[float] = mapped_column(Float)
+    model_version: Mapped[str] = mapped_column(String(64))
+    features: Mapped[list[float]] = mapped_column(JSONDocument)
+
+
+class AuctionLog(Base):
+    """A sample of whole auctions (every candidate, its bid, pCTR, eCPM and price), for
+    audit and replay."""
+
+    __tablename__ = "auction_logs"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    # Not unique: a feed service may retry a request with the same id.
+    request_id: Mapped[str] = mapped_column(String(128), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    model_version: Mapped[str] = mapped_column(String(64))
+    user: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    candidates: Mapped[list[dict[str, Any]]] = mapped_column(JSONDocument)

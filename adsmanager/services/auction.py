@@ -1,0 +1,145 @@
+"""The feed service's call: the organic feed in, the same feed with priced ads out.
+
+Nothing here queries the database: the ad groups come from the worker's snapshot, budgets
+and caps from the shared counters, and the logs leave through the background writer.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any
+
+from adsmanager.db.delivery import AuctionLog, ServedAd
+from adsmanager.services.errors import invalid
+from adsmanager.serving.runtime import Serving
+from auction import engine
+from auction.features import vectorize
+from auction.insertion import AdLoadOutOfRange, apply_overrides
+from auction.tokens import CLICK, IMPRESSION, TrackedEvent
+from auction.types import CPC, CPM, FeedItem, User
+
+IMPRESSIONS_PER_MILLE = 1000
+
+
+def per_event_price(billing_event: str, price_micros: int) -> int:
+    """What one billable event costs: a CPM price is per 1000 impressions, so one impression
+    costs a thousandth of it, rounded down so it never exceeds the bid."""
+    return price_micros // IMPRESSIONS_PER_MILLE if billing_event == CPM else price_micros
+
+
+def _ad_item(serving: Serving, request: engine.Request, winner: engine.Winner) -> dict:
+    placement, ad_group, ad = winner.placement, winner.ad_group, winner.ad
+    price = per_event_price(ad_group.billing_event, placement.price_micros)
+    impression_id = "imp_" + secrets.token_hex(12)
+    expires_at = int(request.now.timestamp()) + serving.settings.token_ttl_seconds
+
+    def token(event_type: str, charged: bool) -> str:
+        return serving.signer.sign(
+            TrackedEvent(
+                impression_id=impression_id,
+                event_type=event_type,
+                request_id=request.request_id,
+                user_id=request.user.id,
+                ad_id=ad.ad_id,
+                ad_group_id=ad_group.ad_group_id,
+                campaign_id=ad_group.campaign_id,
+                advertiser_id=ad_group.advertiser_id,
+                billing_event=ad_group.billing_event,
+                charge_micros=price if charged else 0,
+                position=placement.position,
+                expires_at=expires_at,
+            )
+        )
+
+    return {
+        "type": "ad",
+        "position": placement.position,
+        "impression_id": impression_id,
+        "ad_id": ad.ad_id,
+        "ad_group_id": ad_group.ad_group_id,
+        "campaign_id": ad_group.campaign_id,
+        "advertiser_id": ad_group.advertiser_id,
+        "creative": asdict(ad.creative),
+        "billing_event": ad_group.billing_event,
+        "price_micros": price,
+        "pctr": placement.bid.pctr,
+        "ecpm_micros": placement.ecpm_micros,
+        "tracking": {
+            "impression": token(IMPRESSION, ad_group.billing_event == CPM),
+            "click": token(CLICK, ad_group.billing_event == CPC),
+        },
+    }
+
+
+def _log(
+    serving: Serving, request: engine.Request, outcome: engine.Outcome, items: list[dict]
+) -> None:
+    winners = {w.placement.position: w for w in outcome.winners}
+    for item in items:
+        if item["type"] != "ad":
+            continue
+        winner = winners[item["position"]]
+        serving.logs.put(
+            ServedAd,
+            {
+                "impression_id": item["impression_id"],
+                "request_id": request.request_id,
+                "served_at": request.now,
+                "user_id": request.user.id,
+                "ad_id": item["ad_id"],
+                "ad_group_id": item["ad_group_id"],
+                "advertiser_id": item["advertiser_id"],
+                "position": item["position"],
+                "billing_event": item["billing_event"],
+                "price_micros": item["price_micros"],
+                "pctr": item["pctr"],
+                "model_version": outcome.model_version,
+                "features": vectorize(request.user, winner.ad_group, item["position"], request.now),
+            },
+        )
+    if outcome.candidates and random.random() < serving.settings.auction_log_sample_rate:
+        serving.logs.put(
+            AuctionLog,
+            {
+                "request_id": request.request_id,
+                "at": request.now,
+                "model_version": outcome.model_version,
+                "user": {**asdict(request.user), "interests": sorted(request.user.interests)},
+                "candidates": outcome.candidates,
+            },
+        )
+
+
+def serve(serving: Serving, body: dict[str, Any], now: datetime | None = None) -> dict:
+    """``body`` is the validated request: request_id, user, feed, optional ad_load."""
+    try:
+        policy = apply_overrides(
+            serving.config.ad_load, serving.ad_load_limits, **(body.get("ad_load") or {})
+        )
+    except AdLoadOutOfRange as error:
+        raise invalid(f"ad_load.{error.field}", str(error)) from None
+    user = body["user"]
+    request = engine.Request(
+        request_id=body["request_id"],
+        user=User(**{**user, "interests": frozenset(user.get("interests") or ())}),
+        feed=tuple(FeedItem(**item) for item in body["feed"]),
+        now=now or datetime.now(UTC),
+        ad_load=policy,
+    )
+    snapshot = serving.snapshots.current()
+    outcome = engine.run(request, snapshot.index, serving.predictor, serving.state, serving.config)
+    items = []
+    for item in outcome.items:
+        if isinstance(item, engine.Winner):
+            items.append(_ad_item(serving, request, item))
+        else:
+            items.append({"type": "organic", "position": len(items), **asdict(item)})
+    _log(serving, request, outcome, items)
+    return {
+        "request_id": request.request_id,
+        "model_version": outcome.model_version,
+        "items": items,
+    }

@@ -1,0 +1,165 @@
+"""Impressions and clicks reported by the feed service, each charged at most once.
+
+A batch is verified token by token; the good ones are inserted with ON CONFLICT DO NOTHING
+on (impression_id, event_type), so a duplicate — in the batch, from an earlier batch, or
+from a concurrent request — is recognised by the database and charges nothing. The new ones
+are rolled up per ad and hour in the same transaction, then added to the shared counters
+that budgets and pacing read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from adsmanager.db.database import Database
+from adsmanager.db.delivery import AdEvent, DeliveryHour
+from adsmanager.db.models import Advertiser
+from adsmanager.db.upsert import insert_for
+from adsmanager.serving.counters import Charge, Counters, SpendKey
+from auction.tokens import IMPRESSION, InvalidToken, TokenSigner, TrackedEvent
+
+ACCEPTED, DUPLICATE, INVALID = "accepted", "duplicate", "invalid"
+
+
+@dataclass(frozen=True)
+class EventResult:
+    status: str
+    reason: str | None = None
+    event_type: str | None = None
+    impression_id: str | None = None
+    charged_micros: int = 0
+
+
+def _hour(at: datetime) -> datetime:
+    return at.replace(minute=0, second=0, microsecond=0)
+
+
+def _rollup(events: list[TrackedEvent], at: datetime) -> list[dict]:
+    hour = _hour(at)
+    rows: dict[str, dict] = {}
+    for event in events:
+        row = rows.setdefault(
+            event.ad_id,
+            {
+                "ad_id": event.ad_id,
+                "hour": hour,
+                "ad_group_id": event.ad_group_id,
+                "campaign_id": event.campaign_id,
+                "advertiser_id": event.advertiser_id,
+                "impressions": 0,
+                "clicks": 0,
+                "spend_micros": 0,
+            },
+        )
+        row["impressions" if event.event_type == IMPRESSION else "clicks"] += 1
+        row["spend_micros"] += event.charge_micros
+    return list(rows.values())
+
+
+def _record(session, events: list[TrackedEvent], now: datetime) -> set[tuple[str, str]]:
+    """Insert the events; the (impression_id, event_type) pairs that were new."""
+    insert = insert_for(session, AdEvent)
+    statement = (
+        insert.values(
+            [
+                {
+                    "impression_id": e.impression_id,
+                    "event_type": e.event_type,
+                    "request_id": e.request_id,
+                    "user_id": e.user_id,
+                    "ad_id": e.ad_id,
+                    "ad_group_id": e.ad_group_id,
+                    "campaign_id": e.campaign_id,
+                    "advertiser_id": e.advertiser_id,
+                    "billing_event": e.billing_event,
+                    "charge_micros": e.charge_micros,
+                    "position": e.position,
+                    "occurred_at": now,
+                    "received_at": now,
+                }
+                for e in events
+            ]
+        )
+        .on_conflict_do_nothing(index_elements=["impression_id", "event_type"])
+        .returning(AdEvent.impression_id, AdEvent.event_type)
+    )
+    return {tuple(row) for row in session.execute(statement)}
+
+
+def _add_to_delivery(session, events: list[TrackedEvent], now: datetime) -> None:
+    rows = _rollup(events, now)
+    if not rows:
+        return
+    insert = insert_for(session, DeliveryHour)
+    session.execute(
+        insert.values(rows).on_conflict_do_update(
+            index_elements=["ad_id", "hour"],
+            set_={
+                name: getattr(DeliveryHour, name) + getattr(insert.excluded, name)
+                for name in ("impressions", "clicks", "spend_micros")
+            },
+        )
+    )
+
+
+def _charges(session, events: list[TrackedEvent], now: datetime) -> list[Charge]:
+    advertiser_ids = {event.advertiser_id for event in events}
+    zones = dict(
+        session.execute(
+            select(Advertiser.id, Advertiser.timezone).where(Advertiser.id.in_(advertiser_ids))
+        ).all()
+    )
+    charges = []
+    for event in events:
+        day = now.astimezone(ZoneInfo(zones.get(event.advertiser_id, "UTC"))).date()
+        viewer = (event.user_id, event.impression_id) if event.event_type == IMPRESSION else None
+        charges.append(
+            Charge(
+                SpendKey(event.ad_group_id, event.campaign_id, day),
+                event.charge_micros,
+                now,
+                viewer,
+            )
+        )
+    return charges
+
+
+def ingest(
+    db: Database, counters: Counters, signer: TokenSigner, tokens: list[str], now: datetime
+) -> list[EventResult]:
+    results: list[EventResult | None] = [None] * len(tokens)
+    verified: dict[tuple[str, str], tuple[int, TrackedEvent]] = {}
+    for index, token in enumerate(tokens):
+        try:
+            event = signer.verify(token, now.timestamp())
+        except InvalidToken as error:
+            results[index] = EventResult(INVALID, reason=error.reason)
+            continue
+        key = (event.impression_id, event.event_type)
+        if key in verified:
+            results[index] = EventResult(
+                DUPLICATE, event_type=event.event_type, impression_id=event.impression_id
+            )
+        else:
+            verified[key] = (index, event)
+    new: set[tuple[str, str]] = set()
+    if verified:
+        with db.transaction() as session:
+            new = _record(session, [event for _, event in verified.values()], now)
+            accepted = [event for key, (_, event) in verified.items() if key in new]
+            _add_to_delivery(session, accepted, now)
+            charges = _charges(session, accepted, now)
+        counters.add(charges)
+    for key, (index, event) in verified.items():
+        is_new = key in new
+        results[index] = EventResult(
+            ACCEPTED if is_new else DUPLICATE,
+            event_type=event.event_type,
+            impression_id=event.impression_id,
+            charged_micros=event.charge_micros if is_new else 0,
+        )
+    return results

@@ -1,0 +1,97 @@
+"""The delivery report: impressions, clicks, spend and the rates between them, by campaign,
+ad group or ad, per day (in the advertiser's time zone) or per UTC hour."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from adsmanager.db.database import Database
+from adsmanager.db.delivery import DeliveryHour
+from adsmanager.db.models import Advertiser
+from adsmanager.services.access import Actor, scoped
+from adsmanager.services.errors import FieldErrors
+
+LEVELS = {"campaign": "campaign_id", "ad_group": "ad_group_id", "ad": "ad_id"}
+GRANULARITIES = ("day", "hour")
+MAX_ROWS = 50_000
+
+
+@dataclass(frozen=True)
+class ReportRow:
+    advertiser_id: str
+    object_id: str
+    period: date | datetime
+    impressions: int
+    clicks: int
+    spend_micros: int
+
+    @property
+    def ctr(self) -> float | None:
+        return self.clicks / self.impressions if self.impressions else None
+
+    @property
+    def cpm_micros(self) -> int | None:
+        return self.spend_micros * 1000 // self.impressions if self.impressions else None
+
+    @property
+    def cpc_micros(self) -> int | None:
+        return self.spend_micros // self.clicks if self.clicks else None
+
+
+def delivery(
+    db: Database,
+    actor: Actor,
+    *,
+    level: str,
+    granularity: str,
+    start: datetime,
+    end: datetime,
+    advertiser_id: str | None = None,
+    campaign_id: str | None = None,
+) -> list[ReportRow]:
+    """Rows for hours in [start, end), both aware datetimes."""
+    errors = FieldErrors()
+    if end <= start:
+        errors.add("end", "end must be after start.")
+    if (end - start).days > 400:
+        errors.add("end", "A report covers at most 400 days.")
+    errors.raise_if_any()
+    key = LEVELS[level]
+    statement = scoped(select(DeliveryHour), DeliveryHour.advertiser_id, actor).where(
+        DeliveryHour.hour >= start, DeliveryHour.hour < end
+    )
+    if advertiser_id is not None:
+        statement = statement.where(DeliveryHour.advertiser_id == advertiser_id)
+    if campaign_id is not None:
+        statement = statement.where(DeliveryHour.campaign_id == campaign_id)
+    with db.transaction() as session:
+        hours = list(session.scalars(statement.limit(MAX_ROWS + 1)))
+        if len(hours) > MAX_ROWS:
+            errors.add("start", f"More than {MAX_ROWS} hourly rows: narrow the range.")
+            errors.raise_if_any()
+        zones = dict(
+            session.execute(
+                select(Advertiser.id, Advertiser.timezone).where(
+                    Advertiser.id.in_({row.advertiser_id for row in hours})
+                )
+            ).all()
+        )
+    totals: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for row in hours:
+        if granularity == "day":
+            period = row.hour.astimezone(ZoneInfo(zones[row.advertiser_id])).date()
+        else:
+            period = row.hour
+        total = totals[(row.advertiser_id, getattr(row, key), period)]
+        total[0] += row.impressions
+        total[1] += row.clicks
+        total[2] += row.spend_micros
+    return [
+        ReportRow(advertiser, object_id, period, *values)
+        for (advertiser, object_id, period), values in sorted(totals.items())
+    ]

@@ -1,0 +1,148 @@
+"""Counters that budgets, pacing and frequency caps read on every auction and that charged
+events add to: in Redis when ``ADSMANAGER_REDIS_URL`` is set (shared by every worker and
+host), else in this process (the embedded default, one worker's view).
+
+Spend is kept per ad group and per campaign, per local day of the advertiser and in total.
+Frequency keeps the times of each user's impressions per ad group, so any window is exact.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Protocol
+
+from auction.types import Spend
+
+
+@dataclass(frozen=True, slots=True)
+class SpendKey:
+    ad_group_id: str
+    campaign_id: str
+    day: date  # the advertiser's local day
+
+
+@dataclass(frozen=True, slots=True)
+class Charge:
+    """What one accepted event adds: spend, and (for impressions) one view for the caps."""
+
+    key: SpendKey
+    micros: int
+    at: datetime
+    # (user id, impression id) for impressions, which count towards frequency caps.
+    impression: tuple[str, str] | None = None
+
+
+def _spend_names(key: SpendKey) -> tuple[str, str, str, str]:
+    day = key.day.isoformat()
+    return (
+        f"spend:adg:{key.ad_group_id}:{day}",
+        f"spend:adg:{key.ad_group_id}",
+        f"spend:cmp:{key.campaign_id}:{day}",
+        f"spend:cmp:{key.campaign_id}",
+    )
+
+
+def _frequency_name(ad_group_id: str, user_id: str) -> str:
+    return f"freq:{ad_group_id}:{user_id}"
+
+
+# The longest frequency window an ad group may have (720 h), in seconds.
+LONGEST_WINDOW_SECONDS = 720 * 3600
+
+
+class Counters(Protocol):
+    def spend(self, keys: Sequence[SpendKey]) -> list[Spend]: ...
+
+    def impressions_in_window(
+        self, user_id: str, windows: Sequence[tuple[str, int]], now: datetime
+    ) -> list[int]: ...
+
+    def add(self, charges: Iterable[Charge]) -> None: ...
+
+
+class InProcessCounters:
+    def __init__(self) -> None:
+        self._spend: dict[str, int] = defaultdict(int)
+        self._views: dict[str, list[float]] = defaultdict(list)
+        self._lock = threading.Lock()
+
+    def spend(self, keys: Sequence[SpendKey]) -> list[Spend]:
+        values = self._spend
+        return [Spend(*(values.get(name, 0) for name in _spend_names(key))) for key in keys]
+
+    def impressions_in_window(self, user_id, windows, now) -> list[int]:
+        now_seconds = now.timestamp()
+        counts = []
+        for ad_group_id, hours in windows:
+            since = now_seconds - hours * 3600
+            views = self._views.get(_frequency_name(ad_group_id, user_id), ())
+            counts.append(sum(1 for at in views if at > since))
+        return counts
+
+    def add(self, charges: Iterable[Charge]) -> None:
+        with self._lock:
+            for charge in charges:
+                for name in _spend_names(charge.key):
+                    self._spend[name] += charge.micros
+                if charge.impression is not None:
+                    views = self._views[
+                        _frequency_name(charge.key.ad_group_id, charge.impression[0])
+                    ]
+                    views.append(charge.at.timestamp())
+                    oldest = charge.at.timestamp() - LONGEST_WINDOW_SECONDS
+                    views[:] = [at for at in views if at > oldest]
+
+
+class RedisCounters:
+    # Daily spend keys outlive their day by a margin (time zones, late events).
+    DAY_TTL_SECONDS = 3 * 86_400
+
+    def __init__(self, url: str) -> None:
+        import redis
+
+        self._redis = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=1)
+
+    def spend(self, keys: Sequence[SpendKey]) -> list[Spend]:
+        if not keys:
+            return []
+        names = [name for key in keys for name in _spend_names(key)]
+        values = [int(value or 0) for value in self._redis.mget(names)]
+        return [Spend(*values[i : i + 4]) for i in range(0, len(values), 4)]
+
+    def impressions_in_window(self, user_id, windows, now) -> list[int]:
+        if not windows:
+            return []
+        now_seconds = now.timestamp()
+        pipe = self._redis.pipeline(transaction=False)
+        for ad_group_id, hours in windows:
+            pipe.zcount(
+                _frequency_name(ad_group_id, user_id), f"({now_seconds - hours * 3600}", "+inf"
+            )
+        return [int(count) for count in pipe.execute()]
+
+    def add(self, charges: Iterable[Charge]) -> None:
+        pipe = self._redis.pipeline(transaction=False)
+        for charge in charges:
+            daily, lifetime, campaign_daily, campaign_lifetime = _spend_names(charge.key)
+            if charge.micros:
+                for name in (daily, campaign_daily):
+                    pipe.incrby(name, charge.micros)
+                    pipe.expire(name, self.DAY_TTL_SECONDS)
+                pipe.incrby(lifetime, charge.micros)
+                pipe.incrby(campaign_lifetime, charge.micros)
+            if charge.impression is not None:
+                user_id, impression_id = charge.impression
+                name = _frequency_name(charge.key.ad_group_id, user_id)
+                at = charge.at.timestamp()
+                pipe.zadd(name, {impression_id: at})
+                pipe.zremrangebyscore(name, "-inf", at - LONGEST_WINDOW_SECONDS)
+                pipe.expire(name, LONGEST_WINDOW_SECONDS)
+        pipe.execute()
+
+
+def make_counters(redis_url: str | None) -> Counters:
+    return RedisCounters(redis_url) if redis_url else InProcessCounters()

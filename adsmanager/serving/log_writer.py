@@ -1,0 +1,90 @@
+"""Writes the auction's logs (served ads with their features, sampled auctions) in batches
+from a background thread, so a feed request never waits for an INSERT.
+
+The queue is bounded: if the database falls far behind, rows are dropped and counted rather
+than letting memory grow or requests stall.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import queue
+import threading
+
+from adsmanager.db.database import Database
+
+log = logging.getLogger(__name__)
+
+
+class LogWriter:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        batch_size: int = 500,
+        interval_seconds: float = 1.0,
+        capacity: int = 100_000,
+    ) -> None:
+        self._db = db
+        self._batch_size = batch_size
+        self._interval = interval_seconds
+        self._queue: queue.Queue = queue.Queue(maxsize=capacity)
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        # Held while a batch is taken and written, so flush() returns only after every row
+        # queued before it is in the database.
+        self._write_lock = threading.Lock()
+        self.dropped = 0
+
+    def put(self, model: type, row: dict) -> None:
+        self._ensure_started()
+        try:
+            self._queue.put_nowait((model, row))
+        except queue.Full:
+            self.dropped += 1
+
+    def flush(self) -> None:
+        """Write everything queued so far (tests and shutdown call this)."""
+        with self._write_lock:
+            while self._write_batch(block=False):
+                pass
+
+    def _ensure_started(self) -> None:
+        if self._thread is None:
+            with self._start_lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(
+                        target=self._run, name="log-writer", daemon=True
+                    )
+                    self._thread.start()
+                    atexit.register(self.flush)
+
+    def _run(self) -> None:
+        while True:
+            try:
+                with self._write_lock:
+                    self._write_batch(block=True)
+            except Exception:
+                log.exception("writing auction logs failed; the batch is lost")
+
+    def _write_batch(self, *, block: bool) -> bool:
+        batch = []
+        try:
+            batch.append(
+                self._queue.get(timeout=self._interval) if block else self._queue.get_nowait()
+            )
+        except queue.Empty:
+            return False
+        while len(batch) < self._batch_size:
+            try:
+                batch.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        by_model: dict[type, list[dict]] = {}
+        for model, row in batch:
+            by_model.setdefault(model, []).append(row)
+        with self._db.transaction() as session:
+            for model, rows in by_model.items():
+                session.execute(model.__table__.insert(), rows)
+        return True

@@ -1,0 +1,71 @@
+"""Everything one worker process serves auctions with, built once per app."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from adsmanager.config import Settings, instance_path
+from adsmanager.db.database import Database
+from adsmanager.serving.counters import Counters, SpendKey, make_counters
+from adsmanager.serving.log_writer import LogWriter
+from adsmanager.serving.snapshot import SnapshotHolder
+from auction.ctr import ConstantPredictor, CtrPredictor, LightGBMPredictor
+from auction.eligibility import local_day
+from auction.engine import AuctionConfig
+from auction.insertion import AdLoadLimits
+from auction.tokens import TokenSigner
+from auction.types import AdGroup, ReservePrices, Spend
+
+log = logging.getLogger(__name__)
+PRIOR_CTR = 0.01
+
+
+class CounterState:
+    """The engine's view of the shared counters."""
+
+    def __init__(self, counters: Counters) -> None:
+        self._counters = counters
+
+    def spend(self, ad_groups: Sequence[AdGroup], now: datetime) -> list[Spend]:
+        return self._counters.spend(
+            [SpendKey(g.ad_group_id, g.campaign_id, local_day(g, now)) for g in ad_groups]
+        )
+
+    def impressions_in_window(self, user_id, ad_groups, now) -> list[int]:
+        return self._counters.impressions_in_window(
+            user_id, [(g.ad_group_id, g.frequency_cap[1]) for g in ad_groups], now
+        )
+
+    def remaining_balances(self, advertiser_ids: set[str]) -> dict[str, int | None]:
+        # Balances arrive with the ledger (billing milestone); until then none is enforced.
+        return {}
+
+
+def load_predictor(settings: Settings) -> CtrPredictor:
+    path = Path(settings.model_path) if settings.model_path else instance_path() / "ctr_model.txt"
+    if not path.exists():
+        log.warning("no CTR model at %s: pricing with a constant pCTR of %s", path, PRIOR_CTR)
+        return ConstantPredictor(PRIOR_CTR, version="prior")
+    text = path.read_text()
+    version = "lgbm-" + hashlib.sha256(text.encode()).hexdigest()[:16]
+    return LightGBMPredictor.from_model_string(text, version=version)
+
+
+class Serving:
+    def __init__(self, settings: Settings, db: Database) -> None:
+        self.settings = settings
+        self.snapshots = SnapshotHolder(db, settings.snapshot_refresh_seconds)
+        self.counters = make_counters(settings.redis_url)
+        self.state = CounterState(self.counters)
+        self.logs = LogWriter(db)
+        self.signer = TokenSigner(settings.secret_key)
+        self.predictor = load_predictor(settings)
+        self.config = AuctionConfig(
+            reserves=ReservePrices(settings.reserve_cpm_micros, settings.reserve_cpc_micros),
+            prior_ctr=PRIOR_CTR,
+        )
+        self.ad_load_limits = AdLoadLimits()

@@ -1,0 +1,227 @@
+"""Predicted click-through rates: a constant prior, and a LightGBM model over ``features``.
+
+Every pCTR that leaves this module is clipped to [``MIN_PCTR``, ``MAX_PCTR``]: pricing divides
+by pCTR for CPC ads, so an exact 0 (or a certain click) must never reach it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+import lightgbm
+import numpy as np
+
+from auction import features
+from auction.types import AdGroup, User
+
+MIN_PCTR = 1e-6
+MAX_PCTR = 1 - 1e-6
+
+# Scoring runs inside request-serving workers: one thread, so a worker never competes with its
+# siblings for the cores.
+_PREDICT_PARAMS = {"num_threads": 1}
+
+
+@runtime_checkable
+class CtrPredictor(Protocol):
+    version: str
+
+    def predict(
+        self, user: User, ad_groups: Sequence[AdGroup], positions: Sequence[int], now: datetime
+    ) -> list[float]: ...
+
+
+def clip_pctr(values: np.ndarray) -> np.ndarray:
+    return np.clip(values, MIN_PCTR, MAX_PCTR)
+
+
+@dataclass(frozen=True, eq=False)
+class TrainingRows:
+    """Feature rows (built by ``features.vectorize``/``features.matrix``) and 0/1 click labels."""
+
+    X: np.ndarray
+    y: np.ndarray
+
+    def __post_init__(self) -> None:
+        if self.X.ndim != 2 or self.X.shape[1] != len(features.FEATURE_NAMES):
+            raise ValueError(
+                f"X must have shape (n, {len(features.FEATURE_NAMES)}), got {self.X.shape}"
+            )
+        if self.y.shape != (self.X.shape[0],):
+            raise ValueError(f"y must have shape ({self.X.shape[0]},), got {self.y.shape}")
+        if not np.isin(self.y, (0, 1)).all():
+            raise ValueError("labels must be 0 or 1")
+
+    def __len__(self) -> int:
+        return self.X.shape[0]
+
+    @property
+    def click_rate(self) -> float:
+        return float(self.y.mean()) if len(self) else 0.0
+
+
+class ConstantPredictor:
+    """The same pCTR for everyone: the prior used before any model has been trained."""
+
+    def __init__(self, pctr: float, version: str | None = None) -> None:
+        if not 0.0 <= pctr <= 1.0:  # also refuses NaN
+            raise ValueError(f"pctr must be a probability, got {pctr!r}")
+        self.pctr = float(np.clip(pctr, MIN_PCTR, MAX_PCTR))
+        self.version = version if version is not None else f"constant-{self.pctr:g}"
+
+    @classmethod
+    def fit(cls, rows: TrainingRows) -> ConstantPredictor:
+        """The observed click rate: the best a model without features can do."""
+        return cls(rows.click_rate)
+
+    def predict(
+        self, user: User, ad_groups: Sequence[AdGroup], positions: Sequence[int], now: datetime
+    ) -> list[float]:
+        if len(ad_groups) != len(positions):
+            raise ValueError(f"{len(ad_groups)} ad groups but {len(positions)} positions")
+        return [self.pctr] * len(ad_groups)
+
+
+class LightGBMPredictor:
+    """A LightGBM binary classifier over ``features.FEATURE_NAMES``."""
+
+    def __init__(self, booster: lightgbm.Booster, version: str) -> None:
+        _check_feature_names(booster)
+        self.booster = booster
+        self.version = version
+
+    @classmethod
+    def from_model_string(cls, text: str, version: str) -> LightGBMPredictor:
+        """Load a model saved by ``to_model_string``; ValueError if it is not a LightGBM model
+        or was trained on other features."""
+        try:
+            booster = lightgbm.Booster(model_str=text)
+        except lightgbm.basic.LightGBMError as error:
+            raise ValueError(f"not a LightGBM model: {error}") from error
+        return cls(booster, version)
+
+    def to_model_string(self) -> str:
+        return self.booster.model_to_string()
+
+    @property
+    def num_trees(self) -> int:
+        return self.booster.num_trees()
+
+    def predict(
+        self, user: User, ad_groups: Sequence[AdGroup], positions: Sequence[int], now: datetime
+    ) -> list[float]:
+        rows = features.matrix(user, ad_groups, positions, now)
+        return self.predict_rows(rows).tolist()
+
+    def predict_rows(self, rows: np.ndarray) -> np.ndarray:
+        """Clipped pCTRs of feature rows, all scored by one Booster call."""
+        if rows.shape[0] == 0:
+            return np.empty(0, dtype=np.float64)
+        return clip_pctr(self.booster.predict(rows, **_PREDICT_PARAMS))
+
+
+def _check_feature_names(booster: lightgbm.Booster) -> None:
+    names = tuple(booster.feature_name())
+    if names != features.FEATURE_NAMES:
+        raise ValueError(
+            "model was trained on other features: "
+            f"expected {list(features.FEATURE_NAMES)}, got {list(names)}"
+        )
+
+
+def training_params(*, learning_rate: float, num_leaves: int, seed: int) -> dict[str, object]:
+    return {
+        "objective": "binary",
+        "learning_rate": learning_rate,
+        "num_leaves": num_leaves,
+        "seed": seed,
+        # Clicks are rare, so most candidate splits only fit noise. A strong L2 penalty shrinks
+        # the leaves that few clicks stand behind (a row's hessian is about its pCTR, ~0.02)
+        # without stopping training early, as a minimum split gain does. On the simulator it
+        # took the held-out log-loss gain over the constant prior from under 40% of the
+        # oracle's to about 75% (100k rows) and 55% (200k rows, 600 ad groups).
+        "lambda_l2": 1000.0,
+        # The same rows and parameters give the same model, bit for bit: a fixed thread
+        # count (histograms are summed per thread) and a fixed histogram layout.
+        "deterministic": True,
+        "force_row_wise": True,
+        "num_threads": 1,
+        "verbose": -1,
+    }
+
+
+def train(
+    rows: TrainingRows,
+    *,
+    num_trees: int = 200,
+    learning_rate: float = 0.05,
+    num_leaves: int = 31,
+    seed: int = 7,
+) -> LightGBMPredictor:
+    """A model trained on ``rows``; its version names the model's content, so two identical
+    models share a version and two different ones never do."""
+    if len(rows) == 0:
+        raise ValueError("no training rows")
+    if num_trees < 1:
+        raise ValueError("num_trees must be at least 1")
+    dataset = lightgbm.Dataset(
+        rows.X,
+        label=rows.y,
+        feature_name=list(features.FEATURE_NAMES),
+        categorical_feature=list(features.CATEGORICAL_FEATURES),
+        params={"verbose": -1},
+    )
+    params = training_params(learning_rate=learning_rate, num_leaves=num_leaves, seed=seed)
+    booster = lightgbm.train(params, dataset, num_boost_round=num_trees)
+    model_digest = hashlib.sha256(booster.model_to_string().encode()).hexdigest()
+    return LightGBMPredictor(booster, version=f"lgbm-{model_digest[:16]}")
+
+
+def log_loss(y: Sequence[float] | np.ndarray, p: Sequence[float] | np.ndarray) -> float:
+    """Mean negative log-likelihood of 0/1 labels ``y`` under probabilities ``p``."""
+    labels, probabilities = _paired_arrays(y, p)
+    # Clipped so one confident mistake costs a large but finite amount, not infinity.
+    probabilities = np.clip(probabilities, 1e-15, 1 - 1e-15)
+    losses = labels * np.log(probabilities) + (1 - labels) * np.log1p(-probabilities)
+    return float(-losses.mean())
+
+
+def auc(y: Sequence[float] | np.ndarray, p: Sequence[float] | np.ndarray) -> float:
+    """Area under the ROC curve: the chance that a random positive scores above a random
+    negative, ties counting one half (Mann-Whitney U with average ranks)."""
+    labels, scores = _paired_arrays(y, p)
+    positives = int(labels.sum())
+    negatives = labels.size - positives
+    if positives == 0 or negatives == 0:
+        raise ValueError("AUC needs both positive and negative labels")
+    ranks = _average_ranks(scores)
+    rank_sum = float(ranks[labels == 1].sum())
+    u_statistic = rank_sum - positives * (positives + 1) / 2
+    return u_statistic / (positives * negatives)
+
+
+def _paired_arrays(y, p) -> tuple[np.ndarray, np.ndarray]:
+    labels = np.asarray(y, dtype=np.float64)
+    values = np.asarray(p, dtype=np.float64)
+    if labels.shape != values.shape or labels.ndim != 1 or labels.size == 0:
+        raise ValueError("y and p must be non-empty 1-d sequences of the same length")
+    if not np.isin(labels, (0.0, 1.0)).all():
+        raise ValueError("labels must be 0 or 1")
+    return labels, values
+
+
+def _average_ranks(scores: np.ndarray) -> np.ndarray:
+    """1-based ranks; tied scores all get the mean of the ranks they span."""
+    order = np.argsort(scores, kind="mergesort")
+    sorted_scores = scores[order]
+    # Start index of each run of equal scores in sorted order.
+    run_starts = np.flatnonzero(np.r_[True, sorted_scores[1:] != sorted_scores[:-1]])
+    run_ends = np.r_[run_starts[1:], sorted_scores.size]
+    run_ranks = (run_starts + 1 + run_ends) / 2  # mean of ranks start+1 .. end
+    ranks = np.empty(scores.size, dtype=np.float64)
+    ranks[order] = np.repeat(run_ranks, run_ends - run_starts)
+    return ranks

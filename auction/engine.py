@@ -1,0 +1,192 @@
+"""One auction, start to finish: targeting, eligibility, a cheap first stage, pCTR, GSP
+pricing, and insertion into the organic feed. Pure: what it needs from the world (spend,
+frequency, balances) comes through a ``State``; what it decides comes back as data."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from auction.ctr import CtrPredictor
+from auction.eligibility import eligible, in_daypart, in_flight
+from auction.insertion import blend, slots_for
+from auction.pricing import ecpm_micros, run_auction
+from auction.targeting import TargetingIndex
+from auction.types import (
+    CPC,
+    Ad,
+    AdGroup,
+    AdLoadPolicy,
+    Bid,
+    FeedItem,
+    Placement,
+    ReservePrices,
+    Spend,
+    User,
+)
+
+
+class State(Protocol):
+    """Shared counters, read once per chunk of candidates."""
+
+    def spend(self, ad_groups: Sequence[AdGroup], now: datetime) -> list[Spend]: ...
+
+    def impressions_in_window(
+        self, user_id: str, ad_groups: Sequence[AdGroup], now: datetime
+    ) -> list[int]: ...
+
+    def remaining_balances(self, advertiser_ids: set[str]) -> dict[str, int | None]: ...
+
+
+@dataclass(frozen=True)
+class AuctionConfig:
+    reserves: ReservePrices
+    ad_load: AdLoadPolicy = AdLoadPolicy()
+    # How many eligible candidates the model scores; the rest are cut by a prior eCPM.
+    first_stage_size: int = 200
+    # The pCTR the first stage assumes for CPC bids, before the model has looked.
+    prior_ctr: float = 0.01
+
+
+@dataclass(frozen=True)
+class Request:
+    request_id: str
+    user: User
+    feed: tuple[FeedItem, ...]
+    now: datetime
+    ad_load: AdLoadPolicy | None = None
+
+
+@dataclass(frozen=True)
+class Winner:
+    placement: Placement
+    ad_group: AdGroup
+    ad: Ad
+
+
+@dataclass(frozen=True)
+class Outcome:
+    items: list[FeedItem | Winner]
+    winners: list[Winner]
+    model_version: str
+    # Every scored candidate with its bid, pCTR, eCPM and price (0 if it lost): for audit.
+    candidates: list[dict] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)
+
+
+def _tie_breaker(request_id: str, ad_group_id: str) -> int:
+    digest = hashlib.blake2b(f"{request_id}:{ad_group_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big")
+
+
+def _prior_ecpm(ad_group: AdGroup, prior_ctr: float) -> float:
+    if ad_group.billing_event == CPC:
+        return ad_group.bid_micros * prior_ctr * 1000
+    return ad_group.bid_micros
+
+
+def _eligible_candidates(
+    request: Request,
+    candidates: list[AdGroup],
+    state: State,
+    config: AuctionConfig,
+    skipped: dict[str, int],
+) -> list[AdGroup]:
+    """Walk candidates from the best prior eCPM down, checking the counters a chunk at a
+    time, until the first stage is full."""
+    now = request.now
+    live = [g for g in candidates if in_flight(g, now) and in_daypart(g, now)]
+    skipped["not_live"] = len(candidates) - len(live)
+    live.sort(key=lambda g: _prior_ecpm(g, config.prior_ctr), reverse=True)
+    chosen: list[AdGroup] = []
+    size = config.first_stage_size
+    for start in range(0, len(live), size):
+        chunk = live[start : start + size]
+        spends = state.spend(chunk, now)
+        capped = [g for g in chunk if g.frequency_cap is not None]
+        seen = dict(
+            zip(
+                (g.ad_group_id for g in capped),
+                state.impressions_in_window(request.user.id, capped, now),
+                strict=True,
+            )
+        )
+        balances = state.remaining_balances({g.advertiser_id for g in chunk})
+        for ad_group, spend in zip(chunk, spends, strict=True):
+            reason = eligible(
+                ad_group,
+                now=now,
+                spend=spend,
+                impressions_in_window=seen.get(ad_group.ad_group_id, 0),
+                remaining_balance_micros=balances.get(ad_group.advertiser_id),
+            )
+            if reason is None:
+                chosen.append(ad_group)
+            else:
+                skipped[reason] = skipped.get(reason, 0) + 1
+        if len(chosen) >= size:
+            break
+    return chosen[:size]
+
+
+def run(
+    request: Request,
+    index: TargetingIndex,
+    predictor: CtrPredictor,
+    state: State,
+    config: AuctionConfig,
+) -> Outcome:
+    policy = request.ad_load or config.ad_load
+    slots = slots_for(request.feed, policy)
+    skipped: dict[str, int] = {}
+    if not slots:
+        return Outcome(list(request.feed), [], predictor.version, [], skipped)
+    chosen = _eligible_candidates(request, index.candidates(request.user), state, config, skipped)
+    if not chosen:
+        return Outcome(list(request.feed), [], predictor.version, [], skipped)
+    # Scored once, at the first slot: later slots reuse that pCTR (see README).
+    pctrs = predictor.predict(request.user, chosen, [slots[0].position] * len(chosen), request.now)
+    by_id = {g.ad_group_id: g for g in chosen}
+    bids = [
+        Bid(
+            ad_group_id=g.ad_group_id,
+            advertiser_id=g.advertiser_id,
+            billing_event=g.billing_event,
+            bid_micros=g.bid_micros,
+            pctr=pctr,
+            excluded_creators=g.targeting.excluded_creators,
+            excluded_categories=g.targeting.excluded_categories,
+            tie_breaker=_tie_breaker(request.request_id, g.ad_group_id),
+        )
+        for g, pctr in zip(chosen, pctrs, strict=True)
+    ]
+    placements = run_auction(bids, slots, config.reserves)
+    blended = blend(request.feed, placements)
+    winners = []
+    items: list[FeedItem | Winner] = []
+    for item in blended:
+        if isinstance(item, Placement):
+            ad_group = by_id[item.bid.ad_group_id]
+            ad = ad_group.ads[_tie_breaker(request.request_id, "ad") % len(ad_group.ads)]
+            winner = Winner(item, ad_group, ad)
+            winners.append(winner)
+            items.append(winner)
+        else:
+            items.append(item)
+    prices = {w.placement.bid.ad_group_id: w.placement.price_micros for w in winners}
+    candidates = [
+        {
+            "ad_group_id": bid.ad_group_id,
+            "advertiser_id": bid.advertiser_id,
+            "billing_event": bid.billing_event,
+            "bid_micros": bid.bid_micros,
+            "pctr": bid.pctr,
+            "ecpm_micros": ecpm_micros(bid),
+            "price_micros": prices.get(bid.ad_group_id, 0),
+        }
+        for bid in bids
+    ]
+    return Outcome(items, winners, predictor.version, candidates, skipped)

@@ -1,0 +1,155 @@
+"""The CTR model's features: one definition, used both to train and to serve.
+
+A model only makes sense with the feature code it was trained on, so the names and the version
+of this encoding are hashed into ``FEATURE_SPEC_HASH``; bump ``FEATURE_SPEC_VERSION`` whenever
+the meaning of a column changes (a vocabulary, a bucket count, a transform), even if the names
+stay the same.
+
+Unknown values are encoded as -1: LightGBM reads negative categories as missing, which is what
+an unknown age group or operating system is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from functools import lru_cache
+
+import numpy as np
+
+from auction.types import CPC, AdGroup, User
+
+FEATURE_SPEC_VERSION = "ctr-features-v1"
+
+FEATURE_NAMES: tuple[str, ...] = (
+    "position",
+    "hour_utc",
+    "weekday_utc",
+    "user_os",
+    "user_gender",
+    "user_age_group",
+    "user_country_bucket",
+    "user_language_bucket",
+    "interest_matches",
+    "targets_interests",
+    "billing_is_cpc",
+    "objective",
+    "log_bid_micros",
+    "ad_group_bucket",
+    "advertiser_bucket",
+)
+
+CATEGORICAL_FEATURES: tuple[str, ...] = (
+    "user_os",
+    "user_gender",
+    "user_age_group",
+    "user_country_bucket",
+    "user_language_bucket",
+    "objective",
+    "ad_group_bucket",
+    "advertiser_bucket",
+)
+
+UNKNOWN = -1
+OS_CODES = {"android": 0, "ios": 1}
+GENDER_CODES = {"female": 0, "male": 1, "other": 2}
+AGE_GROUP_CODES = {"13-17": 0, "18-24": 1, "25-34": 2, "35-44": 3, "45-54": 4, "55+": 5}
+OBJECTIVE_CODES = {"TRAFFIC": 0, "VIDEO_VIEWS": 1, "REACH": 2}
+LOCALE_BUCKETS = 64
+ID_BUCKETS = 1024
+
+
+def feature_spec_hash(names: Sequence[str], version: str = FEATURE_SPEC_VERSION) -> str:
+    """sha256 hex of the version and the names, one per line (names never contain newlines)."""
+    payload = "\n".join((version, *names))
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+FEATURE_SPEC_HASH = feature_spec_hash(FEATURE_NAMES)
+
+
+@lru_cache(maxsize=65_536)
+def stable_bucket(namespace: str, value: str, buckets: int) -> int:
+    """A bucket that is the same in every process and release (``hash()`` is salted per
+    process). The namespace keeps two features from sharing collisions."""
+    digest = hashlib.sha256(f"{namespace}\x00{value}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % buckets
+
+
+def _code(vocabulary: dict[str, int], value: str | None) -> int:
+    return vocabulary.get(value, UNKNOWN) if value is not None else UNKNOWN
+
+
+def _locale_bucket(namespace: str, value: str | None) -> int:
+    if not value:
+        return UNKNOWN
+    return stable_bucket(namespace, value.upper(), LOCALE_BUCKETS)
+
+
+def _as_utc(now: datetime) -> datetime:
+    # The platform's clocks are UTC; a naive datetime is taken to be UTC rather than the
+    # server's local time, which would shift the hour feature from one host to the next.
+    if now.tzinfo is None:
+        return now.replace(tzinfo=UTC)
+    return now.astimezone(UTC)
+
+
+def _time_features(now: datetime) -> list[float]:
+    utc = _as_utc(now)
+    return [float(utc.hour), float(utc.weekday())]
+
+
+def _user_features(user: User) -> list[float]:
+    return [
+        float(_code(OS_CODES, user.os)),
+        float(_code(GENDER_CODES, user.gender)),
+        float(_code(AGE_GROUP_CODES, user.age_group)),
+        float(_locale_bucket("country", user.country)),
+        float(_locale_bucket("language", user.language)),
+    ]
+
+
+def _log_bid(bid_micros: int) -> float:
+    # A model input, not money: the log only tames the scale (CPM and CPC bids differ ~100x).
+    return math.log1p(max(bid_micros, 0))
+
+
+def _ad_group_features(user: User, ad_group: AdGroup) -> list[float]:
+    targeted_interests = ad_group.targeting.interests
+    return [
+        float(len(targeted_interests & user.interests)),
+        1.0 if targeted_interests else 0.0,
+        1.0 if ad_group.billing_event == CPC else 0.0,
+        float(_code(OBJECTIVE_CODES, ad_group.objective)),
+        _log_bid(ad_group.bid_micros),
+        float(stable_bucket("ad_group", ad_group.ad_group_id, ID_BUCKETS)),
+        float(stable_bucket("advertiser", ad_group.advertiser_id, ID_BUCKETS)),
+    ]
+
+
+def vectorize(user: User, ad_group: AdGroup, position: int, now: datetime) -> list[float]:
+    """One row, in the order of ``FEATURE_NAMES``."""
+    return [
+        float(position),
+        *_time_features(now),
+        *_user_features(user),
+        *_ad_group_features(user, ad_group),
+    ]
+
+
+def matrix(
+    user: User, ad_groups: Sequence[AdGroup], positions: Sequence[int], now: datetime
+) -> np.ndarray:
+    """The rows of one request, float64, shape (len(ad_groups), len(FEATURE_NAMES)); row i is
+    exactly ``vectorize(user, ad_groups[i], positions[i], now)``."""
+    if len(ad_groups) != len(positions):
+        raise ValueError(f"{len(ad_groups)} ad groups but {len(positions)} positions")
+    # What depends only on the request is computed once, not once per candidate.
+    shared = [*_time_features(now), *_user_features(user)]
+    rows = [
+        [float(position), *shared, *_ad_group_features(user, ad_group)]
+        for ad_group, position in zip(ad_groups, positions, strict=True)
+    ]
+    return np.array(rows, dtype=np.float64).reshape(len(rows), len(FEATURE_NAMES))

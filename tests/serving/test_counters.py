@@ -1,0 +1,70 @@
+"""The counters budgets, pacing and caps read: in-process, and in Redis across instances."""
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from adsmanager.serving.counters import Charge, InProcessCounters, RedisCounters, SpendKey
+from auction.types import Spend
+
+NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
+KEY = SpendKey("adg_1", "cmp_1", date(2026, 11, 27))
+
+
+def _exercise(writer, reader):
+    writer.add([Charge(KEY, 300, NOW, ("u1", "imp_1")),
+                Charge(KEY, 200, NOW + timedelta(hours=1), ("u1", "imp_2")),
+                Charge(SpendKey("adg_2", "cmp_1", KEY.day), 50, NOW)])
+    assert reader.spend([KEY]) == [Spend(500, 500, 550, 550)]
+    next_day = SpendKey("adg_1", "cmp_1", date(2026, 11, 28))
+    assert reader.spend([next_day]) == [Spend(0, 500, 0, 550)]
+    later = NOW + timedelta(hours=2)
+    assert reader.impressions_in_window("u1", [("adg_1", 24), ("adg_1", 1), ("adg_2", 24)],
+                                        later) == [2, 0, 0]
+    assert reader.impressions_in_window("u2", [("adg_1", 24)], later) == [0]
+
+
+def test_in_process_counters():
+    counters = InProcessCounters()
+    _exercise(counters, counters)
+
+
+def test_redis_counters_are_shared_between_instances(redis_url):
+    """Two workers (two clients): what one adds, the other reads."""
+    _exercise(RedisCounters(redis_url), RedisCounters(redis_url))
+
+
+def test_redis_counters_across_two_app_instances(redis_url, app, db, admin, acme, feed):
+    """Events posted to one app exhaust a budget that another app (worker) enforces."""
+    from dataclasses import replace
+
+    from adsmanager.serving.runtime import Serving
+    from tests.api.test_auction import CPM, ads_of, auction
+    from tests.api.test_events import post_events
+    from tests.factories import make_ad, make_campaign
+
+    settings = replace(app.extensions["adsmanager.settings"], redis_url=redis_url,
+                       snapshot_refresh_seconds=0)
+    first, second = Serving(settings, db), Serving(settings, db)
+    api = acme[1]
+    campaign = make_campaign(api, budget_micros=300)
+    group = api.post("/v1/ad-groups", json={**CPM, "campaign_id": campaign["id"], "name": "g",
+                                            "pacing": "ACCELERATED"}).json
+    ad = make_ad(api, group["id"])
+    admin.post(f"/v1/ads/{ad['id']}/review", json={"decision": "APPROVE"})
+    try:
+        for number in range(3):
+            app.extensions["adsmanager.serving"] = first
+            [placed] = ads_of(auction(feed, request_id=f"r{number}"))
+            post_events(feed, [placed["tracking"]["impression"]])
+        app.extensions["adsmanager.serving"] = second
+        assert ads_of(auction(feed, request_id="after")) == []
+    finally:
+        app.extensions.pop("adsmanager.serving", None)
+
+
+@pytest.mark.parametrize("counters", [InProcessCounters()])
+def test_frequency_window_edges(counters):
+    counters.add([Charge(KEY, 0, NOW, ("u", "imp_a"))])
+    assert counters.impressions_in_window("u", [("adg_1", 1)], NOW + timedelta(minutes=59)) == [1]
+    assert counters.impressions_in_window("u", [("adg_1", 1)], NOW + timedelta(hours=1)) == [0]
