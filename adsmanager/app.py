@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask
@@ -10,6 +11,7 @@ from flask import Flask
 from adsmanager import api, health, request_ids
 from adsmanager.config import Settings
 from adsmanager.db import Database
+from adsmanager.services import api_keys
 
 
 def build_app(config: Settings | dict[str, Any] | None = None) -> Flask:
@@ -23,7 +25,10 @@ def build_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     )
     app.json.sort_keys = False
     app.extensions["adsmanager.settings"] = settings
-    app.extensions["adsmanager.db"] = Database(settings.database_url)
+    app.extensions["adsmanager.db"] = database = Database(settings.database_url)
+    app.extensions["adsmanager.authenticator"] = api_keys.Authenticator(
+        database, timedelta(seconds=settings.key_touch_interval_seconds), settings.key_cache_seconds
+    )
     request_ids.init_app(app)
     api.init_app(app)
     app.register_blueprint(health.blp)

@@ -60,6 +60,8 @@ class Settings:
     log_level: str = "INFO"
     # How often an API key's last-used time is written, at most (seconds).
     key_touch_interval_seconds: int = 60
+    # How long a worker trusts a key it has checked; revocations reach other workers within.
+    key_cache_seconds: float = 5.0
     # Shared counters for budgets, pacing and frequency caps; None keeps them in-process.
     redis_url: str | None = None
     # Auction floors, in micros of the advertiser's currency: per 1000 impressions / per click.

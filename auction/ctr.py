@@ -7,6 +7,7 @@ by pCTR for CPC ads, so an exact 0 (or a certain click) must never reach it.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -47,7 +48,10 @@ class TrainingRows:
     y: np.ndarray
 
     def __post_init__(self) -> None:
-        if self.X.ndim != 2 or self.X.shape[1] != len(features.FEATURE_NAMES):
+        if self.X.ndim != 2:
+            raise ValueError(f"X must be a matrix, got shape {self.X.shape}")
+        # No rows is no rows, whatever width an empty query result happens to have.
+        if len(self.X) and self.X.shape[1] != len(features.FEATURE_NAMES):
             raise ValueError(
                 f"X must have shape (n, {len(features.FEATURE_NAMES)}), got {self.X.shape}"
             )
@@ -102,6 +106,7 @@ class LightGBMPredictor:
             booster = lightgbm.Booster(model_str=text)
         except lightgbm.basic.LightGBMError as error:
             raise ValueError(f"not a LightGBM model: {error}") from error
+        _check_objective(text)
         return cls(booster, version)
 
     def to_model_string(self) -> str:
@@ -131,6 +136,15 @@ def _check_feature_names(booster: lightgbm.Booster) -> None:
             "model was trained on other features: "
             f"expected {list(features.FEATURE_NAMES)}, got {list(names)}"
         )
+
+
+def _check_objective(text: str) -> None:
+    # A regression or ranking model over the same features would load and score, but its
+    # outputs are not probabilities, and pricing divides by them.
+    match = re.search(r"^objective=(\S+)", text, flags=re.MULTILINE)
+    if match is None or match.group(1) != "binary":
+        found = match.group(1) if match else "none"
+        raise ValueError(f"not a binary classifier (objective {found})")
 
 
 def training_params(*, learning_rate: float, num_leaves: int, seed: int) -> dict[str, object]:

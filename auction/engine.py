@@ -5,18 +5,18 @@ frequency, balances) comes through a ``State``; what it decides comes back as da
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
 from auction.ctr import CtrPredictor
-from auction.eligibility import eligible, in_daypart, in_flight
+from auction.eligibility import eligible
 from auction.insertion import blend, slots_for
+from auction.market import Market
 from auction.pricing import ecpm_micros, run_auction
-from auction.targeting import TargetingIndex
 from auction.types import (
-    CPC,
     Ad,
     AdGroup,
     AdLoadPolicy,
@@ -46,7 +46,10 @@ class AuctionConfig:
     reserves: ReservePrices
     ad_load: AdLoadPolicy = AdLoadPolicy()
     # How many eligible candidates the model scores; the rest are cut by a prior eCPM.
-    first_stage_size: int = 200
+    first_stage_size: int = 100
+    # At most this many of them from one advertiser: only one can win, and prices come from
+    # the competition between advertisers, so the stage is spent on variety.
+    per_advertiser: int = 3
     # The pCTR the first stage assumes for CPC bids, before the model has looked.
     prior_ctr: float = 0.01
 
@@ -82,29 +85,20 @@ def _tie_breaker(request_id: str, ad_group_id: str) -> int:
     return int.from_bytes(digest, "big")
 
 
-def _prior_ecpm(ad_group: AdGroup, prior_ctr: float) -> float:
-    if ad_group.billing_event == CPC:
-        return ad_group.bid_micros * prior_ctr * 1000
-    return ad_group.bid_micros
-
-
 def _eligible_candidates(
-    request: Request,
-    candidates: list[AdGroup],
-    state: State,
-    config: AuctionConfig,
-    skipped: dict[str, int],
+    request: Request, market: Market, state: State, config: AuctionConfig, skipped: dict[str, int]
 ) -> list[AdGroup]:
-    """Walk candidates from the best prior eCPM down, checking the counters a chunk at a
-    time, until the first stage is full."""
+    """Take live, targeted candidates in prior-eCPM order a chunk at a time, check each
+    chunk against the counters, and stop once the first stage is full."""
     now = request.now
-    live = [g for g in candidates if in_flight(g, now) and in_daypart(g, now)]
-    skipped["not_live"] = len(candidates) - len(live)
-    live.sort(key=lambda g: _prior_ecpm(g, config.prior_ctr), reverse=True)
-    chosen: list[AdGroup] = []
     size = config.first_stage_size
-    for start in range(0, len(live), size):
-        chunk = live[start : start + size]
+    candidates = market.candidates(request.user, now)
+    chosen: list[AdGroup] = []
+    taken: dict[str, int] = {}
+    while len(chosen) < size:
+        chunk = list(itertools.islice(candidates, size))
+        if not chunk:
+            break
         spends = state.spend(chunk, now)
         capped = [g for g in chunk if g.frequency_cap is not None]
         seen = dict(
@@ -116,6 +110,8 @@ def _eligible_candidates(
         )
         balances = state.remaining_balances({g.advertiser_id for g in chunk})
         for ad_group, spend in zip(chunk, spends, strict=True):
+            if taken.get(ad_group.advertiser_id, 0) >= config.per_advertiser:
+                continue
             reason = eligible(
                 ad_group,
                 now=now,
@@ -125,16 +121,15 @@ def _eligible_candidates(
             )
             if reason is None:
                 chosen.append(ad_group)
+                taken[ad_group.advertiser_id] = taken.get(ad_group.advertiser_id, 0) + 1
             else:
                 skipped[reason] = skipped.get(reason, 0) + 1
-        if len(chosen) >= size:
-            break
     return chosen[:size]
 
 
 def run(
     request: Request,
-    index: TargetingIndex,
+    market: Market,
     predictor: CtrPredictor,
     state: State,
     config: AuctionConfig,
@@ -144,7 +139,7 @@ def run(
     skipped: dict[str, int] = {}
     if not slots:
         return Outcome(list(request.feed), [], predictor.version, [], skipped)
-    chosen = _eligible_candidates(request, index.candidates(request.user), state, config, skipped)
+    chosen = _eligible_candidates(request, market, state, config, skipped)
     if not chosen:
         return Outcome(list(request.feed), [], predictor.version, [], skipped)
     # Scored once, at the first slot: later slots reuse that pCTR (see README).

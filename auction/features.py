@@ -79,7 +79,7 @@ def stable_bucket(namespace: str, value: str, buckets: int) -> int:
 
 
 def _code(vocabulary: dict[str, int], value: str | None) -> int:
-    return vocabulary.get(value, UNKNOWN) if value is not None else UNKNOWN
+    return UNKNOWN if value is None else vocabulary.get(value, UNKNOWN)
 
 
 def _locale_bucket(namespace: str, value: str | None) -> int:

@@ -179,7 +179,9 @@ def _targeting(rng: np.random.Generator, vertical: str) -> Targeting:
     )
 
 
-def _ads(rng: np.random.Generator, ad_group_key: str, vertical: str, objective: str) -> tuple:
+def _ads(
+    rng: np.random.Generator, ad_group_key: str, vertical: str, objective: str
+) -> tuple[Ad, ...]:
     advertiser_number = ad_group_key.split("_")[0]
     return tuple(
         Ad(
@@ -261,17 +263,21 @@ def _advertiser_ad_groups(
     advertiser_key = f"{advertiser_number:04d}"
     advertiser_id = f"adv_sim_{advertiser_key}"
     timezone = TIMEZONES[int(rng.integers(len(TIMEZONES)))]
-    ad_groups: list[AdGroup] = []
-    campaign: _Campaign | None = None
-    for index in range(1, count + 1):
-        # Consecutive ad groups share a campaign (its objective, dates and budget).
-        if (index - 1) % AD_GROUPS_PER_CAMPAIGN == 0:
-            campaign_number = (index - 1) // AD_GROUPS_PER_CAMPAIGN + 1
-            campaign = _campaign(rng, f"cmp_sim_{advertiser_key}_{campaign_number:02d}", now)
-        assert campaign is not None
-        ad_group_key = f"{advertiser_key}_{index:02d}"
-        ad_groups.append(_ad_group(rng, advertiser_id, ad_group_key, campaign, timezone))
-    return ad_groups
+    campaigns = [
+        _campaign(rng, f"cmp_sim_{advertiser_key}_{number:02d}", now)
+        for number in range(1, math.ceil(count / AD_GROUPS_PER_CAMPAIGN) + 1)
+    ]
+    return [
+        _ad_group(
+            rng,
+            advertiser_id,
+            f"{advertiser_key}_{index + 1:02d}",
+            # Consecutive ad groups share a campaign (its objective, dates and budget).
+            campaigns[index // AD_GROUPS_PER_CAMPAIGN],
+            timezone,
+        )
+        for index in range(count)
+    ]
 
 
 def make_market(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from operator import attrgetter
 
 from auction.types import AdGroup, Targeting, User
@@ -104,16 +104,34 @@ class TargetingIndex:
     def __len__(self) -> int:
         return len(self._ad_groups)
 
-    def candidates(self, user: User) -> list[AdGroup]:
-        """The ad groups whose targeting the user satisfies, in the order given to __init__."""
+    def candidates(self, user: User, within: int | None = None) -> list[AdGroup]:
+        """The ad groups whose targeting the user satisfies, in the order given to __init__;
+        with ``within`` (a bitset from :meth:`mask`), only those among them."""
+        return self._decode(self._matching(user, within))
+
+    def iter_candidates(self, user: User, within: int | None = None) -> Iterator[AdGroup]:
+        """As :meth:`candidates`, lazily: a caller that stops early decodes only what it took."""
+        matched = self._matching(user, within)
+        if matched:
+            ad_groups = self._ad_groups
+            for found in _SET_BIT.finditer(format(matched, self._digits_format)):
+                yield ad_groups[found.start()]
+
+    def mask(self, keep: Callable[[AdGroup], bool]) -> int:
+        """The bitset of the ad groups ``keep`` accepts, to narrow later lookups."""
+        return _bitset((i for i, g in enumerate(self._ad_groups) if keep(g)), len(self))
+
+    def _matching(self, user: User, within: int | None) -> int:
         if not self._ad_groups:
-            return []
+            return 0
         matched = self._interests.matching_any(user.interests)
+        if within is not None:
+            matched &= within
         for dimension, user_value in self._single_valued:
             if not matched:
-                return []
+                return 0
             matched &= dimension.matching(user_value(user))
-        return self._decode(matched)
+        return matched
 
     def _decode(self, matched: int) -> list[AdGroup]:
         if not matched:

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
 from functools import wraps
 
 from flask import current_app, g, request
 from werkzeug.exceptions import Forbidden, Unauthorized
 
-from adsmanager.services import api_keys
 from adsmanager.services.access import Actor
 from adsmanager.vocabulary import Role
 
@@ -25,12 +23,7 @@ def _authenticate() -> Actor:
     scheme, _, presented = header.partition(" ")
     if scheme.lower() != "bearer" or not presented.strip():
         raise Unauthorized("Send an API key: 'Authorization: Bearer <key>'.")
-    settings = current_app.extensions["adsmanager.settings"]
-    actor = api_keys.authenticate(
-        current_app.extensions["adsmanager.db"],
-        presented.strip(),
-        timedelta(seconds=settings.key_touch_interval_seconds),
-    )
+    actor = current_app.extensions["adsmanager.authenticator"](presented.strip())
     if actor is None:
         raise Unauthorized("The API key is unknown or revoked.")
     return actor

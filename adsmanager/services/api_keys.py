@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -148,3 +149,34 @@ def active_admin_key_exists(db: Database) -> bool:
     with db.transaction() as session:
         statement = select(ApiKey.id).where(ApiKey.role == Role.ADMIN, ApiKey.revoked_at.is_(None))
         return session.scalar(statement.limit(1)) is not None
+
+
+class Authenticator:
+    """:func:`authenticate` with a short memory: a key seen in the last ``ttl`` seconds is
+    not looked up again, so the auction's hot path does not touch the database.
+
+    A revocation therefore reaches other processes within ``ttl``; in this process it is
+    immediate (call :meth:`forget`)."""
+
+    MAX_ENTRIES = 10_000
+
+    def __init__(self, db: Database, touch_interval: timedelta, ttl_seconds: float) -> None:
+        self._db = db
+        self._touch_interval = touch_interval
+        self._ttl = ttl_seconds
+        self._seen: dict[str, tuple[float, Actor]] = {}
+
+    def __call__(self, presented: str) -> Actor | None:
+        fingerprint = _hash(presented)
+        hit = self._seen.get(fingerprint)
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+        actor = authenticate(self._db, presented, self._touch_interval)
+        if actor is not None and self._ttl > 0:
+            if len(self._seen) >= self.MAX_ENTRIES:
+                self._seen.clear()
+            self._seen[fingerprint] = (time.monotonic() + self._ttl, actor)
+        return actor
+
+    def forget(self) -> None:
+        self._seen.clear()

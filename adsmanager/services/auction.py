@@ -130,7 +130,7 @@ def serve(serving: Serving, body: dict[str, Any], now: datetime | None = None) -
         ad_load=policy,
     )
     snapshot = serving.snapshots.current()
-    outcome = engine.run(request, snapshot.index, serving.predictor, serving.state, serving.config)
+    outcome = engine.run(request, snapshot.market, serving.predictor, serving.state, serving.config)
     items = []
     for item in outcome.items:
         if isinstance(item, engine.Winner):

@@ -58,7 +58,7 @@ def load_predictor(settings: Settings) -> CtrPredictor:
 class Serving:
     def __init__(self, settings: Settings, db: Database) -> None:
         self.settings = settings
-        self.snapshots = SnapshotHolder(db, settings.snapshot_refresh_seconds)
+        self.snapshots = SnapshotHolder(db, settings.snapshot_refresh_seconds, PRIOR_CTR)
         self.counters = make_counters(settings.redis_url)
         self.state = CounterState(self.counters)
         self.logs = LogWriter(db)

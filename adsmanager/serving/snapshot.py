@@ -10,7 +10,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from auction.targeting import TargetingIndex
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -18,6 +17,7 @@ from adsmanager.db.database import Database
 from adsmanager.db.models import Ad, AdGroup, Advertiser, Campaign
 from adsmanager.vocabulary import AdvertiserStatus, ReviewStatus, Status, Weekday
 from auction import types
+from auction.market import Market
 
 log = logging.getLogger(__name__)
 WEEKDAYS = [day.value for day in Weekday]
@@ -26,7 +26,7 @@ WEEKDAYS = [day.value for day in Weekday]
 @dataclass(frozen=True)
 class Snapshot:
     ad_groups: tuple[types.AdGroup, ...]
-    index: TargetingIndex
+    market: Market
     fingerprint: tuple
     built_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
@@ -120,11 +120,11 @@ def load_ad_groups(session: Session) -> list[types.AdGroup]:
     return snapshot
 
 
-def build(db: Database) -> Snapshot:
+def build(db: Database, prior_ctr: float) -> Snapshot:
     with db.transaction() as session:
         fingerprint = _fingerprint(session)
         ad_groups = tuple(load_ad_groups(session))
-    return Snapshot(ad_groups, TargetingIndex(ad_groups), fingerprint)
+    return Snapshot(ad_groups, Market(ad_groups, prior_ctr), fingerprint)
 
 
 class SnapshotHolder:
@@ -134,8 +134,9 @@ class SnapshotHolder:
     A failed refresh keeps the last good snapshot and is logged.
     """
 
-    def __init__(self, db: Database, refresh_seconds: float) -> None:
+    def __init__(self, db: Database, refresh_seconds: float, prior_ctr: float) -> None:
         self._db = db
+        self._prior_ctr = prior_ctr
         self._refresh_seconds = refresh_seconds
         self._snapshot: Snapshot | None = None
         self._lock = threading.Lock()
@@ -145,7 +146,7 @@ class SnapshotHolder:
         if self._snapshot is None:
             with self._lock:
                 if self._snapshot is None:
-                    self._snapshot = build(self._db)
+                    self._snapshot = build(self._db, self._prior_ctr)
                     self._start_refresher()
         return self._snapshot
 
@@ -155,7 +156,7 @@ class SnapshotHolder:
             fingerprint = _fingerprint(session)
         if self._snapshot is not None and fingerprint == self._snapshot.fingerprint:
             return False
-        self._snapshot = build(self._db)
+        self._snapshot = build(self._db, self._prior_ctr)
         return True
 
     def _start_refresher(self) -> None:

@@ -24,9 +24,13 @@ def charged(db) -> int:
 
 def delivered(db) -> tuple[int, int, int]:
     with db.transaction() as session:
-        row = session.execute(select(func.sum(DeliveryHour.impressions),
-                                     func.sum(DeliveryHour.clicks),
-                                     func.sum(DeliveryHour.spend_micros))).one()
+        row = session.execute(
+            select(
+                func.sum(DeliveryHour.impressions),
+                func.sum(DeliveryHour.clicks),
+                func.sum(DeliveryHour.spend_micros),
+            )
+        ).one()
     return tuple(value or 0 for value in row)
 
 
@@ -67,17 +71,37 @@ def test_a_cpc_click_is_charged_at_the_auction_price(admin, globex, feed, servin
 def test_a_batch_with_good_and_bad_items(feed, placed, app, db):
     signer = TokenSigner("not the server's secret")
     genuine = placed["tracking"]["impression"]
-    forged = signer.sign(TrackedEvent(
-        impression_id="imp_forged", event_type="impression", request_id="r", user_id="u",
-        ad_id="ad", ad_group_id="adg", campaign_id="cmp", advertiser_id="adv",
-        billing_event="CPM", charge_micros=10**9, position=3, expires_at=2**40))
+    forged = signer.sign(
+        TrackedEvent(
+            impression_id="imp_forged",
+            event_type="impression",
+            request_id="r",
+            user_id="u",
+            ad_id="ad",
+            ad_group_id="adg",
+            campaign_id="cmp",
+            advertiser_id="adv",
+            billing_event="CPM",
+            charge_micros=10**9,
+            position=3,
+            expires_at=2**40,
+        )
+    )
     version, payload, signature = genuine.split(".")
     tampered = f"{version}.{payload[:-2]}AA.{signature}"
     result = post_events(feed, [genuine, forged, tampered, "garbage", genuine])
     assert [r["status"] for r in result["results"]] == [
-        "accepted", "invalid", "invalid", "invalid", "duplicate"]
+        "accepted",
+        "invalid",
+        "invalid",
+        "invalid",
+        "duplicate",
+    ]
     assert [r["reason"] for r in result["results"]][1:4] == [
-        "bad_signature", "bad_signature", "malformed"]
+        "bad_signature",
+        "bad_signature",
+        "malformed",
+    ]
     assert (result["accepted"], result["duplicates"], result["invalid"]) == (1, 1, 3)
     assert charged(db) == 100
 
@@ -94,13 +118,24 @@ def test_expired_tokens_charge_nothing(feed, placed, serving, db, monkeypatch):
 
     monkeypatch.setattr(routes, "datetime", Clock)
     result = post_events(feed, [placed["tracking"]["impression"]])
-    assert result["results"][0] == {**result["results"][0], "status": "invalid",
-                                    "reason": "expired"}
+    assert result["results"][0] == {
+        **result["results"][0],
+        "status": "invalid",
+        "reason": "expired",
+    }
     assert charged(db) == 0
 
 
-@pytest.mark.parametrize("body", [{}, {"events": []}, {"events": [{"token": ""}]},
-                                  {"events": [{"token": "x"}] * 1001}, {"events": ["x"]}])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"events": []},
+        {"events": [{"token": ""}]},
+        {"events": [{"token": "x"}] * 1001},
+        {"events": ["x"]},
+    ],
+)
 def test_malformed_batches_are_422(feed, serving, body):
     assert feed.post("/v1/events", json=body).status_code == 422
 
@@ -114,8 +149,11 @@ def test_concurrent_duplicates_charge_once(app, feed, placed, db):
     def send():
         client = app.test_client()
         barrier.wait()
-        response = client.post("/v1/events", json={"events": [{"token": t} for t in tokens]},
-                               headers={"Authorization": f"Bearer {feed.key}"})
+        response = client.post(
+            "/v1/events",
+            json={"events": [{"token": t} for t in tokens]},
+            headers={"Authorization": f"Bearer {feed.key}"},
+        )
         outcomes.append(response.json["accepted"])
 
     threads = [threading.Thread(target=send) for _ in range(8)]
@@ -133,8 +171,10 @@ def test_a_daily_budget_stops_the_ad_group_the_same_day(admin, acme, feed, servi
     from tests.factories import make_ad, make_campaign
 
     campaign = make_campaign(api, budget_micros=1_000)  # ten impressions at 100 micros
-    group = api.post("/v1/ad-groups", json={**CPM, "campaign_id": campaign["id"],
-                                            "name": "fast", "pacing": "ACCELERATED"}).json
+    group = api.post(
+        "/v1/ad-groups",
+        json={**CPM, "campaign_id": campaign["id"], "name": "fast", "pacing": "ACCELERATED"},
+    ).json
     ad = make_ad(api, group["id"])
     admin.post(f"/v1/ads/{ad['id']}/review", json={"decision": "APPROVE"})
     served = 0

@@ -43,7 +43,10 @@ def test_advertisers_see_their_own_delivery(acme, globex, delivered):
     assert {r["advertiser_id"] for r in theirs} == {globex[0]["id"]}
     # Globex's CPC ad: 4 impressions free, 1 click at 500,000 micros.
     assert (theirs[0]["impressions"], theirs[0]["clicks"], theirs[0]["spend_micros"]) == (
-        4, 1, 500_000)
+        4,
+        1,
+        500_000,
+    )
 
 
 def test_spend_in_the_report_equals_the_charged_events(admin, delivered, db):
@@ -55,16 +58,23 @@ def test_spend_in_the_report_equals_the_charged_events(admin, delivered, db):
 
 def test_levels_and_filters(admin, acme, delivered):
     group, _ = delivered
-    rows = admin.get(f"/v1/reports/delivery?level=ad_group&campaign_id={group['campaign_id']}"
-                     f"&{_window()}").json["rows"]
+    rows = admin.get(
+        f"/v1/reports/delivery?level=ad_group&campaign_id={group['campaign_id']}&{_window()}"
+    ).json["rows"]
     assert [row["id"] for row in rows] == [group["id"]]
     rows = admin.get(f"/v1/reports/delivery?advertiser_id={acme[0]['id']}&{_window()}").json
     assert [row["id"] for row in rows["rows"]] == [group["campaign_id"]]
 
 
-@pytest.mark.parametrize("query", ["level=ad", "start=2026-01-02T00:00:00Z&end=2026-01-01T00:00:00Z",
-                                   "start=2026-01-01T00:00:00Z&end=2028-01-01T00:00:00Z",
-                                   f"level=creative&start=2026-01-01T00:00:00Z&end=2026-01-02T00:00:00Z"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "level=ad",
+        "start=2026-01-02T00:00:00Z&end=2026-01-01T00:00:00Z",
+        "start=2026-01-01T00:00:00Z&end=2028-01-01T00:00:00Z",
+        "level=creative&start=2026-01-01T00:00:00Z&end=2026-01-02T00:00:00Z",
+    ],
+)
 def test_bad_report_arguments_are_422(acme, query):
     assert acme[1].get(f"/v1/reports/delivery?{query}").status_code == 422
 

@@ -301,3 +301,48 @@ def test_agrees_with_the_reference_on_any_targeting(targeting_list, user_list):
     index = TargetingIndex(ad_groups)
     for user in user_list:
         assert index.candidates(user) == [g for g in ad_groups if wants(g, user)]
+
+
+def test_lazy_lookup_and_masks_agree_with_the_list():
+    import random as _random
+
+    from auction.targeting import TargetingIndex as _Index
+    from auction.types import Targeting as _Targeting
+    from auction.types import User as _User
+
+    rng = _random.Random(11)
+    groups = [
+        _group_for_mask_test(
+            i, _Targeting(countries=frozenset(rng.sample(["US", "DE", "FR"], rng.randint(0, 2))))
+        )
+        for i in range(300)
+    ]
+    index = _Index(groups)
+    user = _User(id="u", country="US")
+    even = index.mask(lambda g: int(g.ad_group_id.split("_")[1]) % 2 == 0)
+    assert list(index.iter_candidates(user)) == index.candidates(user)
+    expected = [g for g in index.candidates(user) if int(g.ad_group_id.split("_")[1]) % 2 == 0]
+    assert index.candidates(user, within=even) == expected
+    assert list(index.iter_candidates(user, within=even)) == expected
+    assert index.candidates(user, within=0) == []
+
+
+def _group_for_mask_test(number, targeting):
+    from datetime import UTC, datetime
+
+    from auction.types import AdGroup, Budget
+
+    return AdGroup(
+        ad_group_id=f"adg_{number}",
+        campaign_id="cmp",
+        advertiser_id=f"adv_{number}",
+        objective="TRAFFIC",
+        billing_event="CPM",
+        bid_micros=1_000_000,
+        targeting=targeting,
+        ads=(),
+        timezone="UTC",
+        campaign_start=datetime(2026, 1, 1, tzinfo=UTC),
+        campaign_end=None,
+        campaign_budget=Budget("DAILY", 10**9),
+    )

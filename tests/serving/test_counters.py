@@ -12,15 +12,20 @@ KEY = SpendKey("adg_1", "cmp_1", date(2026, 11, 27))
 
 
 def _exercise(writer, reader):
-    writer.add([Charge(KEY, 300, NOW, ("u1", "imp_1")),
-                Charge(KEY, 200, NOW + timedelta(hours=1), ("u1", "imp_2")),
-                Charge(SpendKey("adg_2", "cmp_1", KEY.day), 50, NOW)])
+    writer.add(
+        [
+            Charge(KEY, 300, NOW, ("u1", "imp_1")),
+            Charge(KEY, 200, NOW + timedelta(hours=1), ("u1", "imp_2")),
+            Charge(SpendKey("adg_2", "cmp_1", KEY.day), 50, NOW),
+        ]
+    )
     assert reader.spend([KEY]) == [Spend(500, 500, 550, 550)]
     next_day = SpendKey("adg_1", "cmp_1", date(2026, 11, 28))
     assert reader.spend([next_day]) == [Spend(0, 500, 0, 550)]
     later = NOW + timedelta(hours=2)
-    assert reader.impressions_in_window("u1", [("adg_1", 24), ("adg_1", 1), ("adg_2", 24)],
-                                        later) == [2, 0, 0]
+    assert reader.impressions_in_window(
+        "u1", [("adg_1", 24), ("adg_1", 1), ("adg_2", 24)], later
+    ) == [2, 0, 0]
     assert reader.impressions_in_window("u2", [("adg_1", 24)], later) == [0]
 
 
@@ -43,13 +48,16 @@ def test_redis_counters_across_two_app_instances(redis_url, app, db, admin, acme
     from tests.api.test_events import post_events
     from tests.factories import make_ad, make_campaign
 
-    settings = replace(app.extensions["adsmanager.settings"], redis_url=redis_url,
-                       snapshot_refresh_seconds=0)
+    settings = replace(
+        app.extensions["adsmanager.settings"], redis_url=redis_url, snapshot_refresh_seconds=0
+    )
     first, second = Serving(settings, db), Serving(settings, db)
     api = acme[1]
     campaign = make_campaign(api, budget_micros=300)
-    group = api.post("/v1/ad-groups", json={**CPM, "campaign_id": campaign["id"], "name": "g",
-                                            "pacing": "ACCELERATED"}).json
+    group = api.post(
+        "/v1/ad-groups",
+        json={**CPM, "campaign_id": campaign["id"], "name": "g", "pacing": "ACCELERATED"},
+    ).json
     ad = make_ad(api, group["id"])
     admin.post(f"/v1/ads/{ad['id']}/review", json={"decision": "APPROVE"})
     try:

@@ -1,3 +1,4 @@
+from flask import current_app
 from flask.views import MethodView
 
 from adsmanager.api.api_keys.schemas import (
@@ -53,4 +54,6 @@ class RevokeApiKey(MethodView):
     @blp.response(200, ApiKeySchema)
     def post(self, key_id):
         """Revoke a key at once. Revoking again changes nothing."""
-        return api_keys.revoke(database(), actor(), key_id)
+        revoked = api_keys.revoke(database(), actor(), key_id)
+        current_app.extensions["adsmanager.authenticator"].forget()
+        return revoked

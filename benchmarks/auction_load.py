@@ -1,0 +1,360 @@
+"""Load benchmark of the real server: gunicorn with 2 workers, load from other processes.
+
+For each market size it seeds a fresh database with simulated ad groups, trains a LightGBM
+model (at least 100 trees) on simulated impressions, starts gunicorn, and prints:
+- /healthz and /v1/auction maximum throughput (wrk, closed loop), from the same run;
+- /v1/auction latency p50/p95/p99 at half its maximum throughput (open loop, fixed rate);
+- worker memory (RSS) with the snapshot loaded;
+- /v1/events ingestion rate in batches of 500 valid, distinct tokens.
+
+    python benchmarks/auction_load.py                              # SQLite, 10,000 ad groups
+    python benchmarks/auction_load.py --postgres --redis           # PostgreSQL + Redis
+    python benchmarks/auction_load.py --ad-groups 1000,100000      # scaling
+
+Needs wrk (Debian: apt-get install wrk). PostgreSQL runs use the database adsmanager_bench
+(created if missing, emptied each run); Redis runs use Redis database 14 (flushed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import re
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+
+VENV_BIN = Path(sys.executable).parent
+PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+PG_BENCH_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/adsmanager_bench"
+REDIS_BENCH_URL = "redis://127.0.0.1:6379/14"
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def fresh_postgres() -> str:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as connection:
+        connection.execute("DROP DATABASE IF EXISTS adsmanager_bench WITH (FORCE)")
+        connection.execute("CREATE DATABASE adsmanager_bench")
+    return PG_BENCH_URL
+
+
+def prepare(instance: Path, database_url: str, ad_groups: int) -> str:
+    """Seed the market, train the model, make a feed key; returns the key."""
+    os.environ["ADSMANAGER_INSTANCE_PATH"] = str(instance)
+    os.environ["ADSMANAGER_DATABASE_URL"] = database_url
+    from adsmanager.db import Database, migrate
+    from adsmanager.services import api_keys, demo
+    from adsmanager.services.access import Actor
+    from adsmanager.vocabulary import Role
+    from auction import ctr, simulator
+
+    migrate.upgrade(database_url)
+    db = Database(database_url)
+    now = datetime.now(UTC)
+    advertisers = max(ad_groups // 10, 1)
+    market = simulator.make_market(advertisers, ad_groups // advertisers, seed=3, now=now)
+    started = time.perf_counter()
+    demo.seed_market(db, market)
+    log(f"  seeded {len(market)} ad groups in {time.perf_counter() - started:.1f}s")
+    users = simulator.make_users(5_000, seed=3)
+    sample = random.Random(3).sample(market, min(len(market), 2_000))
+    records = simulator.simulate_impressions(users, sample, 200_000, seed=3, now=now)
+    started = time.perf_counter()
+    model = ctr.train(simulator.training_rows(records), num_trees=120)
+    (instance / "ctr_model.txt").write_text(model.to_model_string())
+    log(f"  trained {model.num_trees} trees in {time.perf_counter() - started:.1f}s")
+    key = api_keys.create(
+        db, Actor("bench", Role.ADMIN), role=Role.FEED, advertiser_id=None, name="bench"
+    ).secret
+    db.dispose()
+    return key
+
+
+def request_bodies(count: int) -> list[str]:
+    from auction import simulator
+
+    users = simulator.make_users(2_000, seed=5)
+    rng = random.Random(5)
+    bodies = []
+    for number in range(count):
+        user = rng.choice(users)
+        bodies.append(
+            json.dumps(
+                {
+                    "request_id": f"bench-{number}",
+                    "user": {
+                        "id": user.id,
+                        "country": user.country,
+                        "language": user.language,
+                        "age_group": user.age_group,
+                        "gender": user.gender,
+                        "os": user.os,
+                        "interests": sorted(user.interests),
+                    },
+                    "feed": [
+                        {
+                            "video_id": f"v{rng.randrange(10**6)}",
+                            "creator_id": f"c{rng.randrange(1000)}",
+                            "category": rng.choice(simulator.INTERESTS),
+                        }
+                        for _ in range(12)
+                    ],
+                }
+            )
+        )
+    return bodies
+
+
+def start_server(port: int, env: dict) -> subprocess.Popen:
+    server = subprocess.Popen(
+        [
+            str(VENV_BIN / "gunicorn"),
+            "-w",
+            "2",
+            "-b",
+            f"127.0.0.1:{port}",
+            "--backlog",
+            "2048",
+            "adsmanager.wsgi:app",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1):
+                return server
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit("the server did not become ready")
+
+
+def worker_rss_mb(server: subprocess.Popen) -> list[float]:
+    children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
+    sizes = []
+    for pid in children:
+        status = Path(f"/proc/{pid}/status").read_text()
+        sizes.append(int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024)
+    return sizes
+
+
+def wrk(url: str, seconds: int, script: Path | None = None, connections: int = 16) -> dict:
+    command = ["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--latency", url]
+    if script:
+        command[1:1] = ["-s", str(script)]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    return {"rps": rps, "errors": int(non_2xx.group(1)) if non_2xx else 0}
+
+
+def wrk_script(directory: Path, bodies: list[str], key: str) -> Path:
+    """A wrk script that posts the prepared bodies in turn, one JSON document a line."""
+    lines = directory / "bodies.txt"
+    lines.write_text("\n".join(bodies) + "\n")
+    script = directory / "auction.lua"
+    script.write_text(f"""
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer {key}"
+local bodies = {{}}
+for line in io.lines("{lines}") do bodies[#bodies + 1] = line end
+local n = 0
+request = function()
+  n = n % #bodies + 1
+  return wrk.format(nil, "/v1/auction", nil, bodies[n])
+end
+""")
+    return script
+
+
+async def open_loop(
+    port: int, key: str, bodies: list[str], rate: float, seconds: float
+) -> list[float]:
+    """Send at a fixed rate, whatever the server's pace; latency is measured from when each
+    request was due, so a stalled server cannot hide its queue. Gunicorn's sync workers
+    close the connection after each response, so each request has its own."""
+    latencies: list[float] = []
+
+    async def one(body: str, due: float) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        payload = body.encode()
+        writer.write(
+            f"POST /v1/auction HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {key}"
+            f"\r\nContent-Type: application/json\r\nContent-Length: {len(payload)}"
+            "\r\nConnection: close\r\n\r\n".encode()
+            + payload
+        )
+        await writer.drain()
+        response = await reader.read()
+        if not response.startswith(b"HTTP/1.1 200"):
+            raise RuntimeError(response[:200])
+        latencies.append(time.perf_counter() - due)
+        writer.close()
+
+    tasks = []
+    start = time.perf_counter()
+    for number in range(int(rate * seconds)):
+        due = start + number / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(bodies[number % len(bodies)], due)))
+    await asyncio.gather(*tasks)
+    return latencies
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def events_rate(port: int, key: str, instance: Path, batches: int) -> float:
+    """Valid, distinct impression tokens for real ads, signed with the server's secret."""
+    from adsmanager.config import Settings
+    from auction.tokens import TokenSigner, TrackedEvent
+
+    signer = TokenSigner(Settings.from_env().secret_key)
+    expires = int(time.time()) + 3600
+    payloads = []
+    for batch in range(batches):
+        tokens = [
+            signer.sign(
+                TrackedEvent(
+                    impression_id=f"imp_bench_{batch}_{i}_{secrets.token_hex(4)}",
+                    event_type="impression",
+                    request_id="bench",
+                    user_id=f"u{i % 997}",
+                    ad_id="ad_sim_0001_01_1",
+                    ad_group_id="adg_sim_0001_01",
+                    campaign_id="cmp_sim_0001_01",
+                    advertiser_id="adv_sim_0001",
+                    billing_event="CPM",
+                    charge_micros=1,
+                    position=3,
+                    expires_at=expires,
+                )
+            )
+            for i in range(500)
+        ]
+        payloads.append(json.dumps({"events": [{"token": t} for t in tokens]}).encode())
+    from concurrent.futures import ThreadPoolExecutor
+
+    def send(payload: bytes) -> int:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/v1/events",
+            data=payload,
+            method="POST",
+            headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return json.loads(response.read())["accepted"]
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(4) as executor:
+        accepted = sum(executor.map(send, payloads))
+    return accepted / (time.perf_counter() - started)
+
+
+def run(ad_groups: int, args) -> dict:
+    log(
+        f"== {ad_groups} ad groups, {'PostgreSQL' if args.postgres else 'SQLite'}"
+        f"{' + Redis' if args.redis else ''}"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        instance = Path(tmp) / "instance"
+        database_url = fresh_postgres() if args.postgres else f"sqlite:///{instance}/bench.sqlite3"
+        key = prepare(instance, database_url, ad_groups)
+        env = {
+            **os.environ,
+            "ADSMANAGER_INSTANCE_PATH": str(instance),
+            "ADSMANAGER_DATABASE_URL": database_url,
+            "ADSMANAGER_LOG_LEVEL": "WARNING",
+        }
+        if args.redis:
+            import redis
+
+            redis.Redis.from_url(REDIS_BENCH_URL).flushdb()
+            env["ADSMANAGER_REDIS_URL"] = REDIS_BENCH_URL
+        port = free_port()
+        server = start_server(port, env)
+        try:
+            bodies = request_bodies(2_000)
+            script = wrk_script(Path(tmp), bodies, key)
+            base = f"http://127.0.0.1:{port}"
+            wrk(base + "/v1/auction", 5, script, connections=4)  # warm up: both workers load
+            health = wrk(base + "/healthz", args.seconds)
+            auction = wrk(base + "/v1/auction", args.seconds, script)
+            rate = auction["rps"] / 2
+            latencies = asyncio.run(open_loop(port, key, bodies, rate, args.seconds))
+            rss = worker_rss_mb(server)
+            events = events_rate(port, key, instance, batches=args.event_batches)
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
+    return {
+        "ad_groups": ad_groups,
+        "healthz_rps": health["rps"],
+        "auction_rps": auction["rps"],
+        "auction_errors": auction["errors"],
+        "ratio": auction["rps"] / health["rps"],
+        "rate": rate,
+        "p50_ms": 1000 * statistics.median(latencies),
+        "p95_ms": 1000 * percentile(latencies, 0.95),
+        "p99_ms": 1000 * percentile(latencies, 0.99),
+        "worker_rss_mb": max(rss),
+        "events_per_s": events,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--ad-groups", default="10000", help="comma-separated market sizes (default 10000)"
+    )
+    parser.add_argument("--postgres", action="store_true", help="PostgreSQL instead of SQLite")
+    parser.add_argument("--redis", action="store_true", help="counters in Redis")
+    parser.add_argument("--seconds", type=int, default=10, help="length of each load phase")
+    parser.add_argument("--event-batches", type=int, default=40, help="batches of 500 events")
+    args = parser.parse_args()
+    rows = [run(int(size), args) for size in args.ad_groups.split(",")]
+    print(
+        f"{'ad groups':>9} {'healthz/s':>9} {'auction/s':>9} {'ratio':>6} {'at rate':>7} "
+        f"{'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'RSS MB':>7} {'events/s':>9} errors"
+    )
+    for row in rows:
+        print(
+            f"{row['ad_groups']:>9} {row['healthz_rps']:>9.0f} {row['auction_rps']:>9.0f} "
+            f"{row['ratio']:>6.1%} {row['rate']:>7.0f} {row['p50_ms']:>7.2f} "
+            f"{row['p95_ms']:>7.2f} {row['p99_ms']:>7.2f} {row['worker_rss_mb']:>7.0f} "
+            f"{row['events_per_s']:>9.0f} {row['auction_errors']}"
+        )
+
+
+if __name__ == "__main__":
+    main()
