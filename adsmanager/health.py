@@ -18,7 +18,7 @@ def healthz():
 
 @blp.get("/readyz")
 def readyz():
-    engine = current_app.extensions["adsmanager.db"].engine
+    engine = current_app.extensions["adsmanager.db"].read_engine
     try:
         current = migrate.current_revisions(engine)
     except SQLAlchemyError as error:

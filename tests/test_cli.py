@@ -130,3 +130,23 @@ def test_serve_migrates_prints_an_admin_key_and_serves(tmp_path):
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=15)
+
+
+def test_simulate_a_market_traffic_and_train_a_model(run, tmp_path, db):
+    from sqlalchemy import func, select
+
+    from adsmanager.db.delivery import AdEvent, ServedAd
+    from auction.ctr import LightGBMPredictor
+
+    result = run("simulate", "market", "--advertisers", "6", "--ad-groups-per-advertiser", "3")
+    assert result.output.startswith("18 ad groups of 6 advertisers")
+    result = run("simulate", "traffic", "--requests", "400", "--users", "300")
+    assert re.search(r"400 pages, \d+ ads, \d+ impressions, \d+ clicks", result.output)
+    with db.transaction() as session:
+        served = session.scalar(select(func.count()).select_from(ServedAd))
+        impressions = session.scalar(select(func.count()).where(AdEvent.event_type == "impression"))
+    assert served == impressions > 0
+    model_file = tmp_path / "model.txt"
+    result = run("model", "train", "--trees", "100", "--force", "--output", str(model_file))
+    assert "100 trees" in result.output and "written to" in result.output
+    assert LightGBMPredictor.from_model_string(model_file.read_text(), "t").num_trees == 100

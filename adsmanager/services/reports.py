@@ -69,7 +69,7 @@ def delivery(
         statement = statement.where(DeliveryHour.advertiser_id == advertiser_id)
     if campaign_id is not None:
         statement = statement.where(DeliveryHour.campaign_id == campaign_id)
-    with db.transaction() as session:
+    with db.read() as session:
         hours = list(session.scalars(statement.limit(MAX_ROWS + 1)))
         if len(hours) > MAX_ROWS:
             errors.add("start", f"More than {MAX_ROWS} hourly rows: narrow the range.")

@@ -44,7 +44,7 @@ def logged_rows(db: Database, since: datetime | None = None) -> TrainingRows:
     )
     if since is not None:
         statement = statement.where(ServedAd.served_at >= since)
-    with db.transaction() as session:
+    with db.read() as session:
         rows = session.execute(statement).all()
     if not rows:
         return TrainingRows(np.zeros((0, 0)), np.zeros(0))
@@ -87,7 +87,8 @@ def train_from_logs(
         click_rate=rows.click_rate,
         model_version=model.version,
         num_trees=model.num_trees,
-        holdout_log_loss=log_loss(tail.y, predicted),
-        holdout_auc=auc(tail.y, predicted),
-        prior_log_loss=log_loss(tail.y, prior),
+        holdout_log_loss=model_loss,
+        holdout_auc=auc(tail.y, predicted) if 0 < tail.y.sum() < len(tail) else float("nan"),
+        prior_log_loss=prior_loss,
+        written=written,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from adsmanager.config import Settings, instance_path
@@ -29,10 +29,21 @@ class CounterState:
 
     def __init__(self, counters: Counters) -> None:
         self._counters = counters
+        # The local day per time zone, for the current minute: many ad groups share a zone,
+        # and every UTC offset is whole minutes, so a day never changes inside a minute.
+        self._days: dict[str, tuple[int, date]] = {}
+
+    def _local_day(self, ad_group: AdGroup, now: datetime) -> date:
+        minute = int(now.timestamp()) // 60
+        cached = self._days.get(ad_group.timezone)
+        if cached is None or cached[0] != minute:
+            cached = (minute, local_day(ad_group, now))
+            self._days[ad_group.timezone] = cached
+        return cached[1]
 
     def spend(self, ad_groups: Sequence[AdGroup], now: datetime) -> list[Spend]:
         return self._counters.spend(
-            [SpendKey(g.ad_group_id, g.campaign_id, local_day(g, now)) for g in ad_groups]
+            [SpendKey(g.ad_group_id, g.campaign_id, self._local_day(g, now)) for g in ad_groups]
         )
 
     def impressions_in_window(self, user_id, ad_groups, now) -> list[int]:

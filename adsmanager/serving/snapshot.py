@@ -121,7 +121,7 @@ def load_ad_groups(session: Session) -> list[types.AdGroup]:
 
 
 def build(db: Database, prior_ctr: float) -> Snapshot:
-    with db.transaction() as session:
+    with db.read() as session:
         fingerprint = _fingerprint(session)
         ad_groups = tuple(load_ad_groups(session))
     return Snapshot(ad_groups, Market(ad_groups, prior_ctr), fingerprint)
@@ -152,7 +152,7 @@ class SnapshotHolder:
 
     def refresh(self) -> bool:
         """Rebuild if the database changed; True when a new snapshot was swapped in."""
-        with self._db.transaction() as session:
+        with self._db.read() as session:
             fingerprint = _fingerprint(session)
         if self._snapshot is not None and fingerprint == self._snapshot.fingerprint:
             return False
