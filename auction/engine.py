@@ -46,12 +46,12 @@ class AuctionConfig:
     reserves: ReservePrices
     ad_load: AdLoadPolicy = AdLoadPolicy()
     # How many eligible candidates the model scores; the rest are cut by a prior eCPM.
-    first_stage_size: int = 100
+    first_stage_size: int = 50
     # At most this many of them from one advertiser: only one can win, and prices come from
     # the competition between advertisers, so the stage is spent on variety.
     per_advertiser: int = 3
     # The pCTR the first stage assumes for CPC bids, before the model has looked.
-    prior_ctr: float = 0.01
+    prior_ctr: float = 0.02
 
 
 @dataclass(frozen=True)

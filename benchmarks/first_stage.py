@@ -57,9 +57,11 @@ def main() -> None:
         )
         for number in range(args.pages)
     ]
-    base = engine.AuctionConfig(reserves=ReservePrices(100_000, 10_000), prior_ctr=0.01)
+    base = engine.AuctionConfig(
+        reserves=ReservePrices(100_000, 10_000), prior_ctr=engine.AuctionConfig.prior_ctr
+    )
     shop = Market(market, base.prior_ctr)
-    print(f"{'first stage':>11} {'revenue/1000 pages (USD)':>25} {'vs all':>7} {'ms/page p50':>11}")
+    print(f"{'first stage':>11} {'revenue/1000 pages (USD)':>25} {'ms/page p50':>11}")
     results = {}
     for size in (25, 50, 100, 200, len(market)):
         config = replace(base, first_stage_size=size)

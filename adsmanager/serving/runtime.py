@@ -21,7 +21,7 @@ from auction.tokens import TokenSigner
 from auction.types import AdGroup, ReservePrices, Spend
 
 log = logging.getLogger(__name__)
-PRIOR_CTR = 0.01
+PRIOR_CTR = AuctionConfig.prior_ctr  # the first stage and the model-less predictor agree
 
 
 class CounterState:

@@ -60,7 +60,7 @@ def test_a_single_bidder_is_inserted_at_the_reserve(admin, acme, feed, serving):
     # Alone, it pays the CPM reserve (100,000 micros per mille): 100 micros an impression.
     assert placed["price_micros"] == 100
     assert placed["ecpm_micros"] == 5_000_000
-    assert placed["pctr"] == pytest.approx(0.01)
+    assert placed["pctr"] == pytest.approx(0.02)  # no model file: the constant prior
     assert placed["creative"]["landing_url"] == ad["creative"]["landing_url"]
     assert placed["tracking"]["impression"] != placed["tracking"]["click"]
     organic = [item["video_id"] for item in items if item["type"] == "organic"]
@@ -71,12 +71,12 @@ def test_second_price_across_billing_events(admin, acme, globex, feed, serving):
     servable(admin, acme[1], **CPM)  # eCPM 5,000,000
     cpc_group, _ = servable(
         admin, globex[1], billing_event="CPC", bid_micros=1_000_000, targeting={}
-    )  # eCPM 1,000,000 x 0.01 x 1000 = 10,000,000
+    )  # eCPM 1,000,000 x 0.02 x 1000 = 20,000,000
     first, second = ads_of(auction(feed))
     assert first["ad_group_id"] == cpc_group["id"]
-    # The CPC winner pays what keeps it above 5,000,000 eCPM: 5,000,000 / (0.01 x 1000).
-    assert first["price_micros"] == 500_000
-    assert first["ecpm_micros"] == 10_000_000
+    # The CPC winner pays what keeps it above 5,000,000 eCPM: 5,000,000 / (0.02 x 1000).
+    assert first["price_micros"] == 250_000
+    assert first["ecpm_micros"] == 20_000_000
     # The CPM runner-up takes the next slot alone and pays the reserve per impression.
     assert second["billing_event"] == "CPM" and second["price_micros"] == 100
     assert second["position"] == 8

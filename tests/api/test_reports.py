@@ -45,7 +45,7 @@ def test_advertisers_see_their_own_delivery(acme, globex, delivered):
     assert (theirs[0]["impressions"], theirs[0]["clicks"], theirs[0]["spend_micros"]) == (
         4,
         1,
-        500_000,
+        250_000,
     )
 
 
@@ -53,7 +53,7 @@ def test_spend_in_the_report_equals_the_charged_events(admin, delivered, db):
     from tests.api.test_events import charged
 
     rows = admin.get(f"/v1/reports/delivery?level=campaign&granularity=hour&{_window()}").json
-    assert sum(row["spend_micros"] for row in rows["rows"]) == charged(db) == 500_400
+    assert sum(row["spend_micros"] for row in rows["rows"]) == charged(db) == 250_400
 
 
 def test_levels_and_filters(admin, acme, delivered):
