@@ -47,8 +47,9 @@ def _same_as_created(context) -> datetime:
 
 class Timestamps:
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Indexed: the auction's snapshot reads what changed since its last look.
     updated_at: Mapped[datetime] = mapped_column(
-        UTCDateTime, default=_same_as_created, onupdate=utcnow
+        UTCDateTime, default=_same_as_created, onupdate=utcnow, index=True
     )
 
 

@@ -168,7 +168,7 @@ def simulate_traffic(
     report = TrafficReport()
     pending: list[str] = []
     step = duration / max(requests, 1)
-    snapshot_groups = {g.ad_group_id: g for g in serving.snapshots.current().ad_groups}
+    snapshot_groups = serving.snapshots.current().ad_groups
     for number in range(requests):
         now = start + step * number
         user = rng.choice(population)

@@ -1,16 +1,26 @@
-"""An in-memory snapshot of every servable ad group, rebuilt in the background when the
-database changes, so the auction never waits on a query."""
+"""An in-memory snapshot of every servable ad group, kept fresh from a background thread, so
+the auction never waits on a query.
+
+Servable: the ad group, its campaign and its advertiser are ACTIVE and it has at least one
+approved, active ad. The first load reads everything; after that, every refresh reads only
+what changed since the last one (rows are never deleted, and every change moves
+``updated_at``) and swaps in a new snapshot if any servable ad group actually differs.
+Rows are read as plain tuples and equal values (targeting lists, creatives, strings) are
+shared, which keeps a worker's memory small with 100,000 ad groups.
+"""
 
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, union
 from sqlalchemy.orm import Session
 
 from adsmanager.db.database import Database
@@ -21,23 +31,40 @@ from auction.market import Market
 
 log = logging.getLogger(__name__)
 WEEKDAYS = [day.value for day in Weekday]
+TARGETING_FIELDS = (
+    "countries",
+    "languages",
+    "age_groups",
+    "genders",
+    "os",
+    "interests",
+    "excluded_categories",
+    "excluded_creators",
+)
+# A change is looked for this far before the last one seen: a transaction stamps updated_at
+# when it writes but becomes visible when it commits, a little later.
+LOOK_BACK = timedelta(seconds=10)
 
 
 @dataclass(frozen=True)
 class Snapshot:
-    ad_groups: tuple[types.AdGroup, ...]
+    ad_groups: dict[str, types.AdGroup]
     market: Market
-    fingerprint: tuple
+    watermark: datetime | None  # the newest updated_at seen
     built_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
-def _fingerprint(session: Session) -> tuple:
-    """Changes whenever a row that can affect serving is added or changed (rows are never
-    deleted, only archived, and every change moves updated_at)."""
-    marks = []
-    for model in (Advertiser, Campaign, AdGroup, Ad):
-        marks.extend(session.execute(select(func.count(), func.max(model.updated_at))).one())
-    return tuple(marks)
+class _Shared:
+    """Hands out one object per distinct value, so 100,000 ad groups that target "US" hold
+    one "US" and one frozenset({"US"})."""
+
+    def __init__(self) -> None:
+        self._values: dict = {}
+
+    def __call__(self, value):
+        if isinstance(value, str):
+            return sys.intern(str(value))  # str(): enum members are str subclasses
+        return self._values.setdefault(value, value)
 
 
 def _hours_of_week(windows: list[dict] | None) -> frozenset[int] | None:
@@ -51,21 +78,14 @@ def _hours_of_week(windows: list[dict] | None) -> frozenset[int] | None:
     )
 
 
-def _targeting(stored: dict) -> types.Targeting:
-    return types.Targeting(
-        **{
-            name: frozenset(stored.get(name) or ())
-            for name in (
-                "countries",
-                "languages",
-                "age_groups",
-                "genders",
-                "os",
-                "interests",
-                "excluded_categories",
-                "excluded_creators",
-            )
-        }
+def _targeting(stored: dict, shared: _Shared) -> types.Targeting:
+    return shared(
+        types.Targeting(
+            **{
+                name: shared(frozenset(shared(value) for value in stored.get(name) or ()))
+                for name in TARGETING_FIELDS
+            }
+        )
     )
 
 
@@ -73,15 +93,46 @@ def _budget(mode, amount) -> types.Budget | None:
     return None if mode is None else types.Budget(mode=str(mode), amount_micros=amount)
 
 
-def load_ad_groups(session: Session) -> list[types.AdGroup]:
-    servable_ads = select(Ad).where(
+AD_COLUMNS = (
+    Ad.id,
+    Ad.ad_group_id,
+    Ad.video_url,
+    Ad.video_id,
+    Ad.caption,
+    Ad.call_to_action,
+    Ad.landing_url,
+    Ad.display_name,
+)
+GROUP_COLUMNS = (
+    AdGroup.id,
+    AdGroup.advertiser_id,
+    AdGroup.billing_event,
+    AdGroup.bid_micros,
+    AdGroup.budget_mode,
+    AdGroup.budget_micros,
+    AdGroup.pacing,
+    AdGroup.frequency_cap_impressions,
+    AdGroup.frequency_cap_hours,
+    AdGroup.dayparting,
+    AdGroup.targeting,
+    Campaign.id,
+    Campaign.objective,
+    Campaign.budget_mode,
+    Campaign.budget_micros,
+    Campaign.start_time,
+    Campaign.end_time,
+    Advertiser.timezone,
+)
+
+
+def load_ad_groups(session: Session, only: Iterable[str] | None = None) -> dict[str, types.AdGroup]:
+    """The servable ad groups (of ``only``, if given), by id."""
+    shared = _Shared()
+    ads_query = select(*AD_COLUMNS).where(
         Ad.status == Status.ACTIVE, Ad.review_status == ReviewStatus.APPROVED
     )
-    ads_by_group: dict[str, list[types.Ad]] = defaultdict(list)
-    for ad in session.scalars(servable_ads.order_by(Ad.id)):
-        ads_by_group[ad.ad_group_id].append(types.Ad(ad.id, types.Creative(**ad.creative)))
-    rows = session.execute(
-        select(AdGroup, Campaign, Advertiser.timezone)
+    groups_query = (
+        select(*GROUP_COLUMNS)
         .join(Campaign, Campaign.id == AdGroup.campaign_id)
         .join(Advertiser, Advertiser.id == AdGroup.advertiser_id)
         .where(
@@ -89,42 +140,112 @@ def load_ad_groups(session: Session) -> list[types.AdGroup]:
             Campaign.status == Status.ACTIVE,
             Advertiser.status == AdvertiserStatus.ACTIVE,
         )
-        .order_by(AdGroup.id)
     )
-    snapshot = []
-    for ad_group, campaign, timezone in rows:
-        ads = ads_by_group.get(ad_group.id)
-        if not ads:
+    if only is not None:
+        only = list(only)
+        ads_query = ads_query.where(Ad.ad_group_id.in_(only))
+        groups_query = groups_query.where(AdGroup.id.in_(only))
+    ads: dict[str, list[types.Ad]] = defaultdict(list)
+    for ad_id, group_id, *creative in session.execute(ads_query.order_by(Ad.id)):
+        creative = [shared(value) if value is not None else None for value in creative]
+        ads[group_id].append(types.Ad(ad_id, shared(types.Creative(*creative))))
+    servable = {}
+    for row in session.execute(groups_query):
+        (
+            group_id,
+            advertiser_id,
+            billing_event,
+            bid,
+            own_mode,
+            own_amount,
+            pacing,
+            cap_max,
+            cap_hours,
+            dayparting,
+            targeting,
+            campaign_id,
+            objective,
+            campaign_mode,
+            campaign_amount,
+            start,
+            end,
+            timezone,
+        ) = row
+        if group_id not in ads:
             continue
-        cap = ad_group.frequency_cap
-        snapshot.append(
-            types.AdGroup(
-                ad_group_id=ad_group.id,
-                campaign_id=campaign.id,
-                advertiser_id=ad_group.advertiser_id,
-                objective=str(campaign.objective),
-                billing_event=str(ad_group.billing_event),
-                bid_micros=ad_group.bid_micros,
-                targeting=_targeting(ad_group.targeting),
-                ads=tuple(ads),
-                timezone=timezone,
-                campaign_start=campaign.start_time,
-                campaign_end=campaign.end_time,
-                campaign_budget=_budget(campaign.budget_mode, campaign.budget_micros),
-                ad_group_budget=_budget(ad_group.budget_mode, ad_group.budget_micros),
-                pacing=str(ad_group.pacing),
-                frequency_cap=(cap["max_impressions"], cap["window_hours"]) if cap else None,
-                dayparting=_hours_of_week(ad_group.dayparting),
-            )
+        servable[group_id] = types.AdGroup(
+            ad_group_id=group_id,
+            campaign_id=campaign_id,
+            advertiser_id=shared(advertiser_id),
+            objective=shared(str(objective)),
+            billing_event=shared(str(billing_event)),
+            bid_micros=bid,
+            targeting=_targeting(targeting, shared),
+            ads=tuple(ads[group_id]),
+            timezone=shared(timezone),
+            campaign_start=start,
+            campaign_end=end,
+            campaign_budget=shared(_budget(campaign_mode, campaign_amount)),
+            ad_group_budget=shared(_budget(own_mode, own_amount)),
+            pacing=shared(str(pacing)),
+            frequency_cap=(cap_max, cap_hours) if cap_max is not None else None,
+            dayparting=shared(_hours_of_week(dayparting)),
         )
-    return snapshot
+    return servable
+
+
+def _watermark(session: Session) -> datetime | None:
+    marks = [
+        session.scalar(select(func.max(model.updated_at)))
+        for model in (Advertiser, Campaign, AdGroup, Ad)
+    ]
+    marks = [mark for mark in marks if mark is not None]
+    return max(marks) if marks else None
+
+
+def _touched_ad_groups(session: Session, since: datetime) -> set[str]:
+    """Ad groups that changed, or whose ads, campaign or advertiser changed, since ``since``."""
+    query = union(
+        select(AdGroup.id).where(AdGroup.updated_at > since),
+        select(Ad.ad_group_id).where(Ad.updated_at > since),
+        select(AdGroup.id)
+        .join(Campaign, Campaign.id == AdGroup.campaign_id)
+        .where(Campaign.updated_at > since),
+        select(AdGroup.id)
+        .join(Advertiser, Advertiser.id == AdGroup.advertiser_id)
+        .where(Advertiser.updated_at > since),
+    )
+    return set(session.scalars(query))
 
 
 def build(db: Database, prior_ctr: float) -> Snapshot:
     with db.read() as session:
-        fingerprint = _fingerprint(session)
-        ad_groups = tuple(load_ad_groups(session))
-    return Snapshot(ad_groups, Market(ad_groups, prior_ctr), fingerprint)
+        watermark = _watermark(session)
+        ad_groups = load_ad_groups(session)
+    return Snapshot(ad_groups, Market(list(ad_groups.values()), prior_ctr), watermark)
+
+
+def refreshed(db: Database, current: Snapshot, prior_ctr: float) -> Snapshot | None:
+    """A new snapshot if a servable ad group changed since ``current``; else None."""
+    if current.watermark is None:
+        rebuilt = build(db, prior_ctr)
+        return rebuilt if rebuilt.ad_groups else None
+    with db.read() as session:
+        watermark = _watermark(session)
+        touched = _touched_ad_groups(session, current.watermark - LOOK_BACK)
+        fresh = load_ad_groups(session, touched) if touched else {}
+    changed = {i for i in touched if fresh.get(i) != current.ad_groups.get(i)}
+    if not changed:
+        return None
+    ad_groups = dict(current.ad_groups)
+    for ad_group_id in changed:
+        if ad_group_id in fresh:
+            ad_groups[ad_group_id] = fresh[ad_group_id]
+        else:
+            ad_groups.pop(ad_group_id, None)
+    return Snapshot(
+        ad_groups, Market(list(ad_groups.values()), prior_ctr), max(watermark, current.watermark)
+    )
 
 
 class SnapshotHolder:
@@ -136,8 +257,8 @@ class SnapshotHolder:
 
     def __init__(self, db: Database, refresh_seconds: float, prior_ctr: float) -> None:
         self._db = db
-        self._prior_ctr = prior_ctr
         self._refresh_seconds = refresh_seconds
+        self._prior_ctr = prior_ctr
         self._snapshot: Snapshot | None = None
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -151,13 +272,14 @@ class SnapshotHolder:
         return self._snapshot
 
     def refresh(self) -> bool:
-        """Rebuild if the database changed; True when a new snapshot was swapped in."""
-        with self._db.read() as session:
-            fingerprint = _fingerprint(session)
-        if self._snapshot is not None and fingerprint == self._snapshot.fingerprint:
-            return False
-        self._snapshot = build(self._db, self._prior_ctr)
-        return True
+        """Swap in a new snapshot if a servable ad group changed; True when one was."""
+        current = self.current()
+        with self._lock:
+            new = refreshed(self._db, current, self._prior_ctr)
+            if new is None:
+                return False
+            self._snapshot = new
+            return True
 
     def _start_refresher(self) -> None:
         if self._refresh_seconds <= 0:
@@ -171,7 +293,7 @@ class SnapshotHolder:
             try:
                 if self.refresh():
                     log.info(
-                        "ad group snapshot rebuilt: %d servable", len(self._snapshot.ad_groups)
+                        "ad group snapshot refreshed: %d servable", len(self._snapshot.ad_groups)
                     )
             except Exception:  # keep serving the last good snapshot
                 log.exception("snapshot refresh failed")

@@ -1,0 +1,124 @@
+"""The engine end to end, with a predictor and counters of the test's own."""
+
+from datetime import UTC, datetime
+
+from auction import engine
+from auction.ctr import ConstantPredictor
+from auction.market import Market
+from auction.types import (
+    Ad,
+    AdGroup,
+    AdLoadPolicy,
+    Budget,
+    Creative,
+    FeedItem,
+    ReservePrices,
+    Spend,
+    Targeting,
+    User,
+)
+
+NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
+CREATIVE = Creative(None, "vid", "caption", "LEARN_MORE", "https://example.com", "Brand")
+FEED = tuple(FeedItem(f"v{i}", f"c{i}") for i in range(12))
+
+
+def group(ad_group_id: str, advertiser_id: str, bid: int) -> AdGroup:
+    return AdGroup(
+        ad_group_id=ad_group_id,
+        campaign_id=f"cmp_{advertiser_id}",
+        advertiser_id=advertiser_id,
+        objective="REACH",
+        billing_event="CPM",
+        bid_micros=bid,
+        targeting=Targeting(),
+        ads=(Ad(f"ad_{ad_group_id}", CREATIVE),),
+        timezone="UTC",
+        campaign_start=datetime(2026, 1, 1, tzinfo=UTC),
+        campaign_end=None,
+        campaign_budget=Budget("DAILY", 1_000_000),
+        pacing="ACCELERATED",
+    )
+
+
+class Counters:
+    def __init__(self, exhausted: set[str] = frozenset()) -> None:
+        self.exhausted = exhausted
+        self.asked: list[str] = []
+
+    def spend(self, ad_groups, now):
+        self.asked += [g.ad_group_id for g in ad_groups]
+        return [
+            Spend(
+                ad_group_today_micros=10**9 if g.ad_group_id in self.exhausted else 0,
+                campaign_today_micros=10**9 if g.ad_group_id in self.exhausted else 0,
+            )
+            for g in ad_groups
+        ]
+
+    def impressions_in_window(self, user_id, ad_groups, now):
+        return [0] * len(ad_groups)
+
+    def remaining_balances(self, advertiser_ids):
+        return {}
+
+
+CONFIG = engine.AuctionConfig(
+    reserves=ReservePrices(1_000, 1_000),
+    first_stage_size=4,
+    per_advertiser=2,
+    ad_load=AdLoadPolicy(3, 4, 2),
+)
+
+
+def run(groups, counters):
+    request = engine.Request("req", User("u"), FEED, NOW)
+    return engine.run(request, Market(groups, 0.02), ConstantPredictor(0.02, "c"), counters, CONFIG)
+
+
+def test_the_first_stage_takes_the_best_prior_candidates_with_variety():
+    groups = [group(f"adg_a{i}", "adv_a", 9_000_000 - i) for i in range(4)]
+    groups += [
+        group("adg_b", "adv_b", 5_000_000),
+        group("adg_c", "adv_c", 4_000_000),
+        group("adg_d", "adv_d", 3_000_000),
+    ]
+    outcome = run(groups, Counters())
+    scored = [c["ad_group_id"] for c in outcome.candidates]
+    # Two of adv_a (the cap), then the next best advertisers, until four are taken.
+    assert scored == ["adg_a0", "adg_a1", "adg_b", "adg_c"]
+    winners = [w.placement for w in outcome.winners]
+    assert [p.bid.ad_group_id for p in winners] == ["adg_a0", "adg_b"]
+    # GSP: adg_a0 pays adv_b's bid (its own runner-up is the same advertiser, which was
+    # dropped); adg_b then pays adg_c's.
+    assert [p.price_micros for p in winners] == [5_000_000, 4_000_000]
+    assert [p.position for p in winners] == [3, 8]
+
+
+def test_exhausted_budgets_are_skipped_and_the_stage_reads_on():
+    groups = [
+        group("adg_b", "adv_b", 5_000_000),
+        group("adg_c", "adv_c", 4_000_000),
+        group("adg_d", "adv_d", 3_000_000),
+        group("adg_e", "adv_e", 2_000_000),
+        group("adg_f", "adv_f", 1_000_000),
+    ]
+    counters = Counters(exhausted={"adg_b", "adg_c"})
+    outcome = run(groups, counters)
+    assert [c["ad_group_id"] for c in outcome.candidates] == ["adg_d", "adg_e", "adg_f"]
+    assert outcome.skipped == {"budget_exhausted": 2}
+    assert counters.asked == ["adg_b", "adg_c", "adg_d", "adg_e", "adg_f"]
+
+
+def test_a_feed_too_short_for_a_slot_asks_nothing():
+    counters = Counters()
+    request = engine.Request("req", User("u"), FEED[:2], NOW)
+    outcome = engine.run(
+        request,
+        Market([group("adg_b", "adv_b", 5_000_000)], 0.02),
+        ConstantPredictor(0.02, "c"),
+        counters,
+        CONFIG,
+    )
+    assert outcome.winners == [] and counters.asked == []
+    assert outcome.items == list(FEED[:2])
