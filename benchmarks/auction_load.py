@@ -307,6 +307,33 @@ def events_rate(port: int, key: str, instance: Path, batches: int) -> float:
     return accepted / (time.perf_counter() - started)
 
 
+def snapshot_times(database_url: str) -> tuple[float, float]:
+    """Seconds to build a snapshot from scratch, and to refresh it after one bid change."""
+    from sqlalchemy import text
+
+    from adsmanager.db import Database
+    from adsmanager.serving.snapshot import SnapshotHolder
+
+    db = Database(database_url)
+    holder = SnapshotHolder(db, refresh_seconds=0, prior_ctr=0.02)
+    started = time.perf_counter()
+    snapshot = holder.current()
+    built = time.perf_counter() - started
+    some = next(iter(snapshot.ad_groups))
+    with db.transaction() as session:
+        session.execute(
+            text(
+                "UPDATE ad_groups SET bid_micros = bid_micros + 1, updated_at = :now WHERE id = :id"
+            ),
+            {"now": datetime.now(UTC).replace(tzinfo=None), "id": some},
+        )
+    started = time.perf_counter()
+    assert holder.refresh()
+    refreshed = time.perf_counter() - started
+    db.dispose()
+    return built, refreshed
+
+
 def run(ad_groups: int, args) -> dict:
     log(
         f"== {ad_groups} ad groups, {'PostgreSQL' if args.postgres else 'SQLite'}"
@@ -340,6 +367,10 @@ def run(ad_groups: int, args) -> dict:
             latencies = asyncio.run(open_loop(port, key, bodies, rate, args.seconds))
             rss = worker_rss_mb(server)
             events = events_rate(port, key, instance, batches=args.event_batches)
+            built, refreshed = snapshot_times(database_url)
+            log(
+                f"  snapshot: built in {built:.2f}s, refreshed after one change in {refreshed:.2f}s"
+            )
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
@@ -354,6 +385,7 @@ def run(ad_groups: int, args) -> dict:
         "p95_ms": 1000 * percentile(latencies, 0.95),
         "p99_ms": 1000 * percentile(latencies, 0.99),
         "worker_rss_mb": max(rss),
+        "refresh_s": refreshed,
         "events_per_s": events,
     }
 
@@ -371,14 +403,15 @@ def main() -> None:
     rows = [run(int(size), args) for size in args.ad_groups.split(",")]
     print(
         f"{'ad groups':>9} {'healthz/s':>9} {'auction/s':>9} {'ratio':>6} {'at rate':>7} "
-        f"{'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'RSS MB':>7} {'events/s':>9} errors"
+        f"{'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'RSS MB':>7} {'events/s':>9} "
+        f"{'refresh s':>9} errors"
     )
     for row in rows:
         print(
             f"{row['ad_groups']:>9} {row['healthz_rps']:>9.0f} {row['auction_rps']:>9.0f} "
             f"{row['ratio']:>6.1%} {row['rate']:>7.0f} {row['p50_ms']:>7.2f} "
             f"{row['p95_ms']:>7.2f} {row['p99_ms']:>7.2f} {row['worker_rss_mb']:>7.0f} "
-            f"{row['events_per_s']:>9.0f} {row['auction_errors']}"
+            f"{row['events_per_s']:>9.0f} {row['refresh_s']:>9.2f} {row['auction_errors']}"
         )
 
 

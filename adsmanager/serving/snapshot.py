@@ -3,8 +3,8 @@ the auction never waits on a query.
 
 Servable: the ad group, its campaign and its advertiser are ACTIVE and it has at least one
 approved, active ad. The first load reads everything; after that, every refresh reads only
-what changed since the last one (rows are never deleted, and every change moves
-``updated_at``) and swaps in a new snapshot if any servable ad group actually differs.
+the ad groups touched since the previous look (rows are never deleted, and every change
+moves ``updated_at``) and swaps in a new snapshot if any servable ad group actually differs.
 Rows are read as plain tuples and equal values (targeting lists, creatives, strings) are
 shared, which keeps a worker's memory small with 100,000 ad groups.
 """
@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select, union
+from sqlalchemy import select, union
 from sqlalchemy.orm import Session
 
 from adsmanager.db.database import Database
@@ -41,8 +41,8 @@ TARGETING_FIELDS = (
     "excluded_categories",
     "excluded_creators",
 )
-# A change is looked for this far before the last one seen: a transaction stamps updated_at
-# when it writes but becomes visible when it commits, a little later.
+# Each refresh looks this far before the previous look: a transaction stamps updated_at when
+# it writes but becomes visible when it commits, a little later (and clocks of hosts differ).
 LOOK_BACK = timedelta(seconds=10)
 
 
@@ -50,7 +50,6 @@ LOOK_BACK = timedelta(seconds=10)
 class Snapshot:
     ad_groups: dict[str, types.AdGroup]
     market: Market
-    watermark: datetime | None  # the newest updated_at seen
     built_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
@@ -60,6 +59,13 @@ class _Shared:
 
     def __init__(self) -> None:
         self._values: dict = {}
+        self._targetings: dict = {}
+
+    def targeting(self, key: tuple, make) -> types.Targeting:
+        found = self._targetings.get(key)
+        if found is None:
+            found = self._targetings[key] = self(make())
+        return found
 
     def __call__(self, value):
         if isinstance(value, str):
@@ -79,13 +85,16 @@ def _hours_of_week(windows: list[dict] | None) -> frozenset[int] | None:
 
 
 def _targeting(stored: dict, shared: _Shared) -> types.Targeting:
-    return shared(
-        types.Targeting(
+    # Keyed by the stored lists, so each distinct targeting is built once per load.
+    key = tuple(tuple(stored.get(name) or ()) for name in TARGETING_FIELDS)
+    return shared.targeting(
+        key,
+        lambda: types.Targeting(
             **{
-                name: shared(frozenset(shared(value) for value in stored.get(name) or ()))
-                for name in TARGETING_FIELDS
+                name: shared(frozenset(shared(value) for value in values))
+                for name, values in zip(TARGETING_FIELDS, key, strict=True)
             }
-        )
+        ),
     )
 
 
@@ -146,11 +155,15 @@ def load_ad_groups(session: Session, only: Iterable[str] | None = None) -> dict[
         ads_query = ads_query.where(Ad.ad_group_id.in_(only))
         groups_query = groups_query.where(AdGroup.id.in_(only))
     ads: dict[str, list[types.Ad]] = defaultdict(list)
-    for ad_id, group_id, *creative in session.execute(ads_query.order_by(Ad.id)):
+    # Streamed in batches: the whole result at once would double a worker's peak memory.
+    stream = {"yield_per": 2000}
+    for ad_id, group_id, *creative in session.execute(
+        ads_query.order_by(Ad.id), execution_options=stream
+    ):
         creative = [shared(value) if value is not None else None for value in creative]
         ads[group_id].append(types.Ad(ad_id, shared(types.Creative(*creative))))
     servable = {}
-    for row in session.execute(groups_query):
+    for row in session.execute(groups_query, execution_options=stream):
         (
             group_id,
             advertiser_id,
@@ -194,15 +207,6 @@ def load_ad_groups(session: Session, only: Iterable[str] | None = None) -> dict[
     return servable
 
 
-def _watermark(session: Session) -> datetime | None:
-    marks = [
-        session.scalar(select(func.max(model.updated_at)))
-        for model in (Advertiser, Campaign, AdGroup, Ad)
-    ]
-    marks = [mark for mark in marks if mark is not None]
-    return max(marks) if marks else None
-
-
 def _touched_ad_groups(session: Session, since: datetime) -> set[str]:
     """Ad groups that changed, or whose ads, campaign or advertiser changed, since ``since``."""
     query = union(
@@ -220,19 +224,16 @@ def _touched_ad_groups(session: Session, since: datetime) -> set[str]:
 
 def build(db: Database, prior_ctr: float) -> Snapshot:
     with db.read() as session:
-        watermark = _watermark(session)
         ad_groups = load_ad_groups(session)
-    return Snapshot(ad_groups, Market(list(ad_groups.values()), prior_ctr), watermark)
+    return Snapshot(ad_groups, Market(list(ad_groups.values()), prior_ctr))
 
 
-def refreshed(db: Database, current: Snapshot, prior_ctr: float) -> Snapshot | None:
-    """A new snapshot if a servable ad group changed since ``current``; else None."""
-    if current.watermark is None:
-        rebuilt = build(db, prior_ctr)
-        return rebuilt if rebuilt.ad_groups else None
+def refreshed(
+    db: Database, current: Snapshot, since: datetime, prior_ctr: float
+) -> Snapshot | None:
+    """A new snapshot if a servable ad group changed after ``since``; else None."""
     with db.read() as session:
-        watermark = _watermark(session)
-        touched = _touched_ad_groups(session, current.watermark - LOOK_BACK)
+        touched = _touched_ad_groups(session, since)
         fresh = load_ad_groups(session, touched) if touched else {}
     changed = {i for i in touched if fresh.get(i) != current.ad_groups.get(i)}
     if not changed:
@@ -243,9 +244,7 @@ def refreshed(db: Database, current: Snapshot, prior_ctr: float) -> Snapshot | N
             ad_groups[ad_group_id] = fresh[ad_group_id]
         else:
             ad_groups.pop(ad_group_id, None)
-    return Snapshot(
-        ad_groups, Market(list(ad_groups.values()), prior_ctr), max(watermark, current.watermark)
-    )
+    return Snapshot(ad_groups, Market(list(ad_groups.values()), prior_ctr))
 
 
 class SnapshotHolder:
@@ -260,6 +259,7 @@ class SnapshotHolder:
         self._refresh_seconds = refresh_seconds
         self._prior_ctr = prior_ctr
         self._snapshot: Snapshot | None = None
+        self._looked_at: datetime | None = None  # when the last read began
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
@@ -267,6 +267,7 @@ class SnapshotHolder:
         if self._snapshot is None:
             with self._lock:
                 if self._snapshot is None:
+                    self._looked_at = datetime.now(UTC)
                     self._snapshot = build(self._db, self._prior_ctr)
                     self._start_refresher()
         return self._snapshot
@@ -275,7 +276,9 @@ class SnapshotHolder:
         """Swap in a new snapshot if a servable ad group changed; True when one was."""
         current = self.current()
         with self._lock:
-            new = refreshed(self._db, current, self._prior_ctr)
+            started = datetime.now(UTC)
+            new = refreshed(self._db, current, self._looked_at - LOOK_BACK, self._prior_ctr)
+            self._looked_at = started
             if new is None:
                 return False
             self._snapshot = new
