@@ -248,8 +248,15 @@ def train_model(trees: int, output: Path | None, force: bool) -> None:
         f"model {report.model_version}: {report.num_trees} trees on {report.train_rows} "
         f"rows; held-out {report.holdout_rows} rows: log loss "
         f"{report.holdout_log_loss:.4f} (prior {report.prior_log_loss:.4f}), "
-        f"AUC {report.holdout_auc:.3f}; written to {target}"
+        f"AUC {report.holdout_auc:.3f}"
     )
+    if report.written:
+        click.echo(f"written to {target}; a server loads it when it starts")
+    else:
+        click.echo(
+            "not written: the constant prior predicts the held-out clicks better "
+            "(more traffic helps; --force writes it anyway)"
+        )
 
 
 # --- serving -------------------------------------------------------------------------------

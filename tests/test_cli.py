@@ -150,3 +150,15 @@ def test_simulate_a_market_traffic_and_train_a_model(run, tmp_path, db):
     result = run("model", "train", "--trees", "100", "--force", "--output", str(model_file))
     assert "100 trees" in result.output and "written to" in result.output
     assert LightGBMPredictor.from_model_string(model_file.read_text(), "t").num_trees == 100
+
+
+def test_a_model_worse_than_the_prior_is_not_written(run, tmp_path):
+    run("simulate", "market", "--advertisers", "4", "--ad-groups-per-advertiser", "2")
+    run("simulate", "traffic", "--requests", "150", "--users", "50")
+    model_file = tmp_path / "model.txt"
+    result = run("model", "train", "--trees", "300", "--output", str(model_file))
+    # On so little data, 300 trees overfit: the held-out log loss loses to the prior.
+    held_out, prior = map(float, re.search(r"log loss ([\d.]+) \(prior ([\d.]+)\)",
+                                           result.output).groups())
+    assert (held_out < prior) == model_file.exists()
+    assert ("written to" in result.output) == model_file.exists()
