@@ -79,3 +79,15 @@ class Weekday(StrEnum):
 AGE_GROUPS = ("13-17", "18-24", "25-34", "35-44", "45-54", "55+")
 GENDERS = ("female", "male", "other")
 OPERATING_SYSTEMS = ("android", "ios")
+
+# The lists an ad group's targeting holds; an empty list means everyone.
+TARGETING_FIELDS = (
+    "countries",
+    "languages",
+    "age_groups",
+    "genders",
+    "os",
+    "interests",
+    "excluded_categories",
+    "excluded_creators",
+)

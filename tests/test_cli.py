@@ -158,7 +158,8 @@ def test_a_model_worse_than_the_prior_is_not_written(run, tmp_path):
     model_file = tmp_path / "model.txt"
     result = run("model", "train", "--trees", "300", "--output", str(model_file))
     # On so little data, 300 trees overfit: the held-out log loss loses to the prior.
-    held_out, prior = map(float, re.search(r"log loss ([\d.]+) \(prior ([\d.]+)\)",
-                                           result.output).groups())
+    held_out, prior = map(
+        float, re.search(r"log loss ([\d.]+) \(prior ([\d.]+)\)", result.output).groups()
+    )
     assert (held_out < prior) == model_file.exists()
     assert ("written to" in result.output) == model_file.exists()

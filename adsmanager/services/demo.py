@@ -15,7 +15,7 @@ from adsmanager.db.database import Database
 from adsmanager.db.models import CREATIVE_FIELDS, Ad, AdGroup, Advertiser, Campaign
 from adsmanager.services import auction, events
 from adsmanager.serving.runtime import Serving
-from adsmanager.vocabulary import ReviewStatus, Status
+from adsmanager.vocabulary import TARGETING_FIELDS, ReviewStatus, Status
 from auction import simulator, types
 
 
@@ -71,17 +71,7 @@ def seed_market(db: Database, market: Sequence[types.AdGroup]) -> int:
             },
         )
         targeting = {
-            name: _sorted_list(getattr(group.targeting, name))
-            for name in (
-                "countries",
-                "languages",
-                "age_groups",
-                "genders",
-                "os",
-                "interests",
-                "excluded_categories",
-                "excluded_creators",
-            )
+            name: _sorted_list(getattr(group.targeting, name)) for name in TARGETING_FIELDS
         }
         own = group.ad_group_budget
         cap = group.frequency_cap

@@ -12,20 +12,15 @@ from typing import Any
 
 from adsmanager.services import reference
 from adsmanager.services.errors import FieldErrors
-from adsmanager.vocabulary import AGE_GROUPS, GENDERS, OPERATING_SYSTEMS, Weekday
+from adsmanager.vocabulary import (
+    AGE_GROUPS,
+    GENDERS,
+    OPERATING_SYSTEMS,
+    TARGETING_FIELDS,
+    Weekday,
+)
 
 SLUG = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$")
-
-TARGETING_FIELDS = (
-    "countries",
-    "languages",
-    "age_groups",
-    "genders",
-    "os",
-    "interests",
-    "excluded_categories",
-    "excluded_creators",
-)
 
 
 def _closed(allowed: Iterable[str], what: str) -> Callable[[str], str | None]:

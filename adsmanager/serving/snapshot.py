@@ -25,22 +25,18 @@ from sqlalchemy.orm import Session
 
 from adsmanager.db.database import Database
 from adsmanager.db.models import Ad, AdGroup, Advertiser, Campaign
-from adsmanager.vocabulary import AdvertiserStatus, ReviewStatus, Status, Weekday
+from adsmanager.vocabulary import (
+    TARGETING_FIELDS,
+    AdvertiserStatus,
+    ReviewStatus,
+    Status,
+    Weekday,
+)
 from auction import types
 from auction.market import Market
 
 log = logging.getLogger(__name__)
 WEEKDAYS = [day.value for day in Weekday]
-TARGETING_FIELDS = (
-    "countries",
-    "languages",
-    "age_groups",
-    "genders",
-    "os",
-    "interests",
-    "excluded_categories",
-    "excluded_creators",
-)
 # Each refresh looks this far before the previous look: a transaction stamps updated_at when
 # it writes but becomes visible when it commits, a little later (and clocks of hosts differ).
 LOOK_BACK = timedelta(seconds=10)
