@@ -62,47 +62,50 @@ def _rollup(events: list[TrackedEvent], at: datetime) -> list[dict]:
 
 def _record(session, events: list[TrackedEvent], now: datetime) -> set[tuple[str, str]]:
     """Insert the events; the (impression_id, event_type) pairs that were new."""
-    insert = insert_for(session, AdEvent)
+    # One statement executed with many parameter sets: SQLAlchemy batches it into
+    # multi-row INSERTs ("insertmanyvalues") and compiles it once, not once per batch size.
+    table = AdEvent.__table__
     statement = (
-        insert.values(
-            [
-                {
-                    "impression_id": e.impression_id,
-                    "event_type": e.event_type,
-                    "request_id": e.request_id,
-                    "user_id": e.user_id,
-                    "ad_id": e.ad_id,
-                    "ad_group_id": e.ad_group_id,
-                    "campaign_id": e.campaign_id,
-                    "advertiser_id": e.advertiser_id,
-                    "billing_event": e.billing_event,
-                    "charge_micros": e.charge_micros,
-                    "position": e.position,
-                    "occurred_at": now,
-                    "received_at": now,
-                }
-                for e in events
-            ]
-        )
+        insert_for(session, table)
         .on_conflict_do_nothing(index_elements=["impression_id", "event_type"])
-        .returning(AdEvent.impression_id, AdEvent.event_type)
+        .returning(table.c.impression_id, table.c.event_type)
     )
-    return {tuple(row) for row in session.execute(statement)}
+    rows = [
+        {
+            "impression_id": e.impression_id,
+            "event_type": e.event_type,
+            "request_id": e.request_id,
+            "user_id": e.user_id,
+            "ad_id": e.ad_id,
+            "ad_group_id": e.ad_group_id,
+            "campaign_id": e.campaign_id,
+            "advertiser_id": e.advertiser_id,
+            "billing_event": e.billing_event,
+            "charge_micros": e.charge_micros,
+            "position": e.position,
+            "occurred_at": now,
+            "received_at": now,
+        }
+        for e in events
+    ]
+    return {tuple(row) for row in session.execute(statement, rows)}
 
 
 def _add_to_delivery(session, events: list[TrackedEvent], now: datetime) -> None:
     rows = _rollup(events, now)
     if not rows:
         return
-    insert = insert_for(session, DeliveryHour)
+    table = DeliveryHour.__table__
+    insert = insert_for(session, table)
     session.execute(
-        insert.values(rows).on_conflict_do_update(
+        insert.on_conflict_do_update(
             index_elements=["ad_id", "hour"],
             set_={
-                name: getattr(DeliveryHour, name) + getattr(insert.excluded, name)
+                name: table.c[name] + insert.excluded[name]
                 for name in ("impressions", "clicks", "spend_micros")
             },
-        )
+        ),
+        rows,
     )
 
 
