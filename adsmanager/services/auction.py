@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from adsmanager.db.delivery import AuctionLog, ServedAd
+from adsmanager.db.models import CREATIVE_FIELDS
 from adsmanager.services.errors import invalid
 from adsmanager.serving.runtime import Serving
 from auction import engine
@@ -62,7 +63,7 @@ def _ad_item(serving: Serving, request: engine.Request, winner: engine.Winner) -
         "ad_group_id": ad_group.ad_group_id,
         "campaign_id": ad_group.campaign_id,
         "advertiser_id": ad_group.advertiser_id,
-        "creative": asdict(ad.creative),
+        "creative": {name: getattr(ad.creative, name) for name in CREATIVE_FIELDS},
         "billing_event": ad_group.billing_event,
         "price_micros": price,
         "pctr": placement.bid.pctr,
@@ -136,7 +137,15 @@ def serve(serving: Serving, body: dict[str, Any], now: datetime | None = None) -
         if isinstance(item, engine.Winner):
             items.append(_ad_item(serving, request, item))
         else:
-            items.append({"type": "organic", "position": len(items), **asdict(item)})
+            items.append(
+                {
+                    "type": "organic",
+                    "position": len(items),
+                    "video_id": item.video_id,
+                    "creator_id": item.creator_id,
+                    "category": item.category,
+                }
+            )
     _log(serving, request, outcome, items)
     return {
         "request_id": request.request_id,
