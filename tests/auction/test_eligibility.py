@@ -24,24 +24,13 @@ from auction.eligibility import (
     local_day,
     pacing_allows,
 )
-from auction.types import CPM, Ad, AdGroup, Budget, Creative, FeedItem, Spend, Targeting
+from auction.types import CPM, AdGroup, Budget, FeedItem, Spend, Targeting
+from tests.auction.builders import AD
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 END = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
 SUNDAY = 6 * 24  # hour of the week at which Sunday starts
-
-AD = Ad(
-    ad_id="ad-1",
-    creative=Creative(
-        video_url="https://cdn.example.com/v/1.mp4",
-        video_id=None,
-        caption="Spring sale",
-        call_to_action="SHOP_NOW",
-        landing_url="https://shop.example.com/",
-        display_name="Acme",
-    ),
-)
 
 
 def make_ad_group(**overrides: object) -> AdGroup:

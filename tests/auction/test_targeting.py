@@ -11,7 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from auction.targeting import TargetingIndex
-from auction.types import CPC, Ad, AdGroup, Budget, Creative, Targeting, User
+from auction.types import CPC, AdGroup, Budget, Targeting, User
+from tests.auction.builders import AD
 
 COUNTRIES = ("US", "CA", "FR", "DE", "BR")
 LANGUAGES = ("en", "fr", "de", "pt")
@@ -19,18 +20,6 @@ AGE_GROUPS = ("13-17", "18-24", "25-34", "35-44", "45-54", "55+")
 GENDERS = ("female", "male", "other")
 OPERATING_SYSTEMS = ("android", "ios")
 INTERESTS = ("cooking", "travel", "music", "sports", "gaming", "fashion")
-
-AD = Ad(
-    ad_id="ad-1",
-    creative=Creative(
-        video_url="https://cdn.example.com/v/1.mp4",
-        video_id=None,
-        caption="Spring sale",
-        call_to_action="SHOP_NOW",
-        landing_url="https://shop.example.com/",
-        display_name="Acme",
-    ),
-)
 
 
 def make_ad_group(ad_group_id: str = "adg-1", **targeting: object) -> AdGroup:
@@ -304,45 +293,20 @@ def test_agrees_with_the_reference_on_any_targeting(targeting_list, user_list):
 
 
 def test_lazy_lookup_and_masks_agree_with_the_list():
-    import random as _random
-
-    from auction.targeting import TargetingIndex as _Index
-    from auction.types import Targeting as _Targeting
-    from auction.types import User as _User
-
-    rng = _random.Random(11)
+    rng = random.Random(11)
     groups = [
-        _group_for_mask_test(
-            i, _Targeting(countries=frozenset(rng.sample(["US", "DE", "FR"], rng.randint(0, 2))))
-        )
+        make_ad_group(f"adg_{i}", countries=rng.sample(["US", "DE", "FR"], rng.randint(0, 2)))
         for i in range(300)
     ]
-    index = _Index(groups)
-    user = _User(id="u", country="US")
-    even = index.mask(lambda g: int(g.ad_group_id.split("_")[1]) % 2 == 0)
+    index = TargetingIndex(groups)
+    user = User(id="u", country="US")
+
+    def is_even(g: AdGroup) -> bool:
+        return int(g.ad_group_id.split("_")[1]) % 2 == 0
+
+    even = index.mask(is_even)
     assert list(index.iter_candidates(user)) == index.candidates(user)
-    expected = [g for g in index.candidates(user) if int(g.ad_group_id.split("_")[1]) % 2 == 0]
+    expected = [g for g in index.candidates(user) if is_even(g)]
     assert index.candidates(user, within=even) == expected
     assert list(index.iter_candidates(user, within=even)) == expected
     assert index.candidates(user, within=0) == []
-
-
-def _group_for_mask_test(number, targeting):
-    from datetime import UTC, datetime
-
-    from auction.types import AdGroup, Budget
-
-    return AdGroup(
-        ad_group_id=f"adg_{number}",
-        campaign_id="cmp",
-        advertiser_id=f"adv_{number}",
-        objective="TRAFFIC",
-        billing_event="CPM",
-        bid_micros=1_000_000,
-        targeting=targeting,
-        ads=(),
-        timezone="UTC",
-        campaign_start=datetime(2026, 1, 1, tzinfo=UTC),
-        campaign_end=None,
-        campaign_budget=Budget("DAILY", 10**9),
-    )
