@@ -54,24 +54,41 @@ def price_micros(bid: Bid, next_ecpm_micros: int, reserves: ReservePrices) -> in
         raise ValueError(f"bid {bid.ad_group_id} is below its reserve and cannot be priced")
     if not _is_whole(next_ecpm_micros) or next_ecpm_micros < 0:
         raise ValueError(f"next_ecpm_micros must be a non-negative integer: {next_ecpm_micros!r}")
-    price = max(reserve, _price_to_match(bid, next_ecpm_micros))
-    return min(price, bid.bid_micros)
+    return _price(bid, next_ecpm_micros, reserve)
 
 
 def reserve_micros(bid: Bid, reserves: ReservePrices) -> int:
     """The floor for the bid's billing event, in the bid's own unit."""
     _check_bid(bid)
     _check_reserves(reserves)
+    return _reserve(bid, reserves)
+
+
+def _reserve(bid: Bid, reserves: ReservePrices) -> int:
     return reserves.cpm_micros if bid.billing_event == CPM else reserves.cpc_micros
+
+
+def _price(bid: Bid, next_ecpm_micros: int, reserve: int) -> int:
+    return min(max(reserve, _price_to_match(bid, next_ecpm_micros)), bid.bid_micros)
 
 
 def rank(bids: Iterable[Bid], reserves: ReservePrices) -> list[Bid]:
     """The bids that may serve, best first: those at or above their reserve, and only the
     best-ranked bid of each advertiser."""
     bids = list(bids)
+    _check_reserves(reserves)
+    return _rank(bids, _ecpms(bids), reserves)
+
+
+def _ecpms(bids: list[Bid]) -> dict[str, int]:
+    """Each bid's eCPM by ad group, each bid checked once."""
     _check_unique_ad_groups(bids)
-    eligible = [bid for bid in bids if bid.bid_micros >= reserve_micros(bid, reserves)]
-    eligible.sort(key=_rank_key)
+    return {bid.ad_group_id: ecpm_micros(bid) for bid in bids}
+
+
+def _rank(bids: list[Bid], ecpms: dict[str, int], reserves: ReservePrices) -> list[Bid]:
+    eligible = [bid for bid in bids if bid.bid_micros >= _reserve(bid, reserves)]
+    eligible.sort(key=lambda bid: (-ecpms[bid.ad_group_id], -bid.tie_breaker, bid.ad_group_id))
     return _best_per_advertiser(eligible)
 
 
@@ -87,7 +104,10 @@ def run_auction(
     still sits before the organic item it was priced next to.
     """
     _check_slot_order(slots)
-    remaining = rank(bids, reserves)
+    _check_reserves(reserves)
+    bids = list(bids)
+    ecpms = _ecpms(bids)
+    remaining = _rank(bids, ecpms, reserves)
     placements: list[Placement] = []
     empty_slots = 0
     for slot in slots:
@@ -96,13 +116,13 @@ def run_auction(
             empty_slots += 1
             continue
         winner = allowed[0]
-        runner_up_ecpm = ecpm_micros(allowed[1]) if len(allowed) > 1 else 0
+        runner_up_ecpm = ecpms[allowed[1].ad_group_id] if len(allowed) > 1 else 0
         placements.append(
             Placement(
                 bid=winner,
                 position=slot.position - empty_slots,
-                ecpm_micros=ecpm_micros(winner),
-                price_micros=price_micros(winner, runner_up_ecpm, reserves),
+                ecpm_micros=ecpms[winner.ad_group_id],
+                price_micros=_price(winner, runner_up_ecpm, _reserve(winner, reserves)),
             )
         )
         remaining = [bid for bid in remaining if bid.advertiser_id != winner.advertiser_id]
@@ -111,6 +131,8 @@ def run_auction(
 
 def is_allowed(bid: Bid, slot: Slot) -> bool:
     """Whether brand safety lets the bid sit next to the slot's neighbours."""
+    if not (bid.excluded_creators or bid.excluded_categories):
+        return True
     return not any(
         item.creator_id in bid.excluded_creators or item.category in bid.excluded_categories
         for item in slot.neighbours
@@ -123,10 +145,6 @@ def _price_to_match(bid: Bid, target_ecpm_micros: int) -> int:
         return target_ecpm_micros
     # p * ppb * 1000 // 1e9 >= target  <=>  p >= target * 1e9 / (ppb * 1000): ceiling division.
     return -(-target_ecpm_micros * PPB // (pctr_ppb(bid.pctr) * IMPRESSIONS_PER_CPM))
-
-
-def _rank_key(bid: Bid) -> tuple[int, int, str]:
-    return (-ecpm_micros(bid), -bid.tie_breaker, bid.ad_group_id)
 
 
 def _best_per_advertiser(ranked: list[Bid]) -> list[Bid]:

@@ -71,6 +71,7 @@ class StrictSchema(ma.Schema):
 
 
 def _text_problem(value) -> str | None:
+    # Nested objects are left to their own schema's hook, so each string is looked at once.
     if isinstance(value, str):
         if "\x00" in value:
             return "Must not contain NUL characters."
@@ -79,8 +80,6 @@ def _text_problem(value) -> str | None:
         except UnicodeEncodeError:
             return "Must be valid Unicode text."
         return None
-    if isinstance(value, Mapping):
-        value = [*value.keys(), *value.values()]
     if isinstance(value, list):
         return next(filter(None, map(_text_problem, value)), None)
     return None

@@ -17,7 +17,7 @@ blp = Blueprint(
 @blp.route("")
 class Auction(MethodView):
     @blp.requires(Role.FEED)
-    @blp.arguments(AuctionRequestSchema)
+    @blp.arguments(AuctionRequestSchema())
     @blp.response(200, AuctionResponseSchema)
     def post(self, body):
         """Run the auction for one feed page and return the feed with ads inserted."""

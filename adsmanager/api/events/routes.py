@@ -18,7 +18,7 @@ blp = Blueprint(
 @blp.route("")
 class Events(MethodView):
     @blp.requires(Role.FEED)
-    @blp.arguments(EventBatchSchema)
+    @blp.arguments(EventBatchSchema())
     @blp.response(200, EventBatchResultSchema)
     def post(self, body):
         """Report up to 1000 events. Each token is charged at most once per event type; the
