@@ -1,0 +1,195 @@
+"""Isotonic calibration of predicted click-through rates.
+
+Boosted trees rank well but their probabilities drift (strong regularisation, rare clicks), and
+pricing divides by pCTR, so a model that predicts twice the true rate charges CPC advertisers
+half of what it should. The calibration is fitted on held-out rows the trees never saw: a
+monotone step function from raw score to observed click rate (pool adjacent violators), kept as
+a few hundred breakpoints between which serving interpolates linearly.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from auction.ctr import MAX_PCTR, MIN_PCTR
+
+METHOD = "isotonic"
+DEFAULT_MAX_POINTS = 512
+
+
+@dataclass(frozen=True)
+class IsotonicCalibration:
+    """A monotone map from raw pCTR to calibrated pCTR.
+
+    ``thresholds`` are raw scores (strictly increasing), ``values`` the calibrated pCTR at each
+    (non-decreasing). Values may be 0 or 1 (a block without clicks is one); ``apply`` clips.
+    """
+
+    thresholds: tuple[float, ...]
+    values: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        # Frozen, so normalise through object.__setattr__: lists in, tuples of floats stored.
+        object.__setattr__(self, "thresholds", tuple(float(t) for t in self.thresholds))
+        object.__setattr__(self, "values", tuple(float(v) for v in self.values))
+        _check_breakpoints(self.thresholds, self.values)
+
+    @classmethod
+    def fit(
+        cls, raw: np.ndarray, labels: np.ndarray, *, max_points: int = DEFAULT_MAX_POINTS
+    ) -> IsotonicCalibration:
+        """The isotonic regression of ``labels`` on ``raw``, with at most ``max_points``
+        breakpoints: each is the mean raw score of a block of rows and its click rate."""
+        if max_points < 1:
+            raise ValueError(f"max_points must be at least 1, got {max_points}")
+        scores, clicks = _checked_fit_inputs(raw, labels)
+        distinct_scores, rows, clicks = _pool_ties(scores, clicks)
+        block_starts = _pool_adjacent_violators(rows, clicks)
+        block_starts = _merge_blocks(block_starts, rows, clicks, max_points)
+        return cls(*_block_breakpoints(block_starts, distinct_scores, rows, clicks))
+
+    def apply(self, raw: np.ndarray) -> np.ndarray:
+        """Calibrated pCTRs, same shape as ``raw``: linear between breakpoints, the end values
+        beyond them, and never exactly 0 or 1 (pricing divides by pCTR)."""
+        scores = np.asarray(raw, dtype=np.float64)
+        if np.isnan(scores).any():
+            raise ValueError("raw pCTRs must not be NaN")
+        calibrated = np.interp(scores, self.thresholds, self.values)
+        return np.clip(calibrated, MIN_PCTR, MAX_PCTR)
+
+    def to_dict(self) -> dict:
+        return {"method": METHOD, "thresholds": list(self.thresholds), "values": list(self.values)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> IsotonicCalibration:
+        """The calibration ``to_dict`` wrote; ValueError, with the reason, for anything else."""
+        if not isinstance(data, Mapping):
+            raise ValueError(f"calibration must be a JSON object, got {type(data).__name__}")
+        unknown = set(data) - {"method", "thresholds", "values"}
+        if unknown:
+            raise ValueError(f"calibration has unknown keys: {sorted(unknown)}")
+        if data.get("method") != METHOD:
+            raise ValueError(f"calibration method must be {METHOD!r}, got {data.get('method')!r}")
+        return cls(_number_list(data, "thresholds"), _number_list(data, "values"))
+
+
+def _check_breakpoints(thresholds: tuple[float, ...], values: tuple[float, ...]) -> None:
+    if not thresholds:
+        raise ValueError("calibration needs at least one breakpoint")
+    if len(thresholds) != len(values):
+        raise ValueError(f"{len(thresholds)} thresholds but {len(values)} values")
+    # `not 0 <= x <= 1` also refuses NaN.
+    if any(not 0.0 <= t <= 1.0 for t in thresholds):
+        raise ValueError("calibration thresholds must lie in [0, 1]")
+    if any(not 0.0 <= v <= 1.0 for v in values):
+        raise ValueError("calibration values must lie in [0, 1]")
+    if any(b <= a for a, b in zip(thresholds, thresholds[1:], strict=False)):
+        raise ValueError("calibration thresholds must be strictly increasing")
+    if any(b < a for a, b in zip(values, values[1:], strict=False)):
+        raise ValueError("calibration values must be non-decreasing")
+
+
+def _number_list(data: Mapping, key: str) -> list[float]:
+    items = data.get(key)
+    if not isinstance(items, list | tuple):
+        raise ValueError(f"calibration {key} must be a list of numbers")
+    # bool is an int to Python, but a true/false in a calibration is a corrupt document.
+    if any(isinstance(x, bool) or not isinstance(x, int | float) for x in items):
+        raise ValueError(f"calibration {key} must be a list of numbers")
+    if any(not math.isfinite(x) for x in items):
+        raise ValueError(f"calibration {key} must be finite")
+    return [float(x) for x in items]
+
+
+def _checked_fit_inputs(raw, labels) -> tuple[np.ndarray, np.ndarray]:
+    scores = np.asarray(raw, dtype=np.float64)
+    clicks = np.asarray(labels)
+    if scores.ndim != 1 or clicks.shape != scores.shape:
+        raise ValueError(
+            f"raw and labels must be 1-d of the same length, got {scores.shape} and {clicks.shape}"
+        )
+    if scores.size == 0:
+        raise ValueError("no rows to fit the calibration on")
+    if not np.isin(clicks, (0, 1)).all():
+        raise ValueError("labels must be 0 or 1")
+    if not ((scores >= 0.0) & (scores <= 1.0)).all():  # also refuses NaN
+        raise ValueError("raw pCTRs must lie in [0, 1]")
+    return scores, clicks.astype(np.int64)
+
+
+def _pool_ties(scores: np.ndarray, clicks: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(distinct scores ascending, rows at each, clicks at each).
+
+    Rows with the same score must land in one block whatever their order, or the fit would
+    depend on how the input happened to be sorted.
+    """
+    distinct_scores, inverse, rows = np.unique(scores, return_inverse=True, return_counts=True)
+    clicks_per_score = np.bincount(inverse, weights=clicks, minlength=distinct_scores.size)
+    return distinct_scores, rows, clicks_per_score.astype(np.int64)
+
+
+def _pool_adjacent_violators(rows: np.ndarray, clicks: np.ndarray) -> np.ndarray:
+    """Start index (into the distinct scores) of each block of the isotonic fit.
+
+    A block whose click rate is not below the next one's is merged with it, so the blocks'
+    rates strictly increase. Rates are compared by cross-multiplying integer counts: exact.
+    """
+    starts: list[int] = []
+    block_rows: list[int] = []
+    block_clicks: list[int] = []
+    for index, (n, c) in enumerate(zip(rows.tolist(), clicks.tolist(), strict=True)):
+        starts.append(index)
+        block_rows.append(n)
+        block_clicks.append(c)
+        while (
+            len(starts) > 1
+            and block_clicks[-2] * block_rows[-1] >= block_clicks[-1] * block_rows[-2]
+        ):
+            merged_rows, merged_clicks = block_rows.pop(), block_clicks.pop()
+            starts.pop()
+            block_rows[-1] += merged_rows
+            block_clicks[-1] += merged_clicks
+    return np.asarray(starts, dtype=np.int64)
+
+
+def _merge_blocks(
+    block_starts: np.ndarray, rows: np.ndarray, clicks: np.ndarray, max_points: int
+) -> np.ndarray:
+    """At most ``max_points`` blocks, by merging neighbours into groups of about equal weight.
+
+    A block weighs its share of the rows plus its share of the clicks. By rows alone, the few
+    high scores, where the rate climbs steeply and where most clicks (and CPC spend) are, would
+    be lumped into one group; on a 3% CTR sample, 8 points then lost 3.5% of the clicks,
+    against 0.7% with the clicks counted. Merging adjacent blocks keeps the fit monotone: a
+    merged rate lies between the rates it merges, all of them below the next group's.
+    """
+    if block_starts.size <= max_points:
+        return block_starts
+    rows_per_block = np.add.reduceat(rows, block_starts)
+    clicks_per_block = np.add.reduceat(clicks, block_starts)
+    weight = rows_per_block / rows_per_block.sum()
+    if clicks_per_block.sum() > 0:
+        weight = weight + clicks_per_block / clicks_per_block.sum()
+    weight_before = (np.cumsum(weight) - weight) / weight.sum()
+    # Group ids 0 .. max_points - 1, non-decreasing along the blocks.
+    group = np.minimum((weight_before * max_points).astype(np.int64), max_points - 1)
+    first_of_group = np.r_[True, group[1:] != group[:-1]]
+    return block_starts[first_of_group]
+
+
+def _block_breakpoints(
+    block_starts: np.ndarray, distinct_scores: np.ndarray, rows: np.ndarray, clicks: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(row-weighted mean raw score, click rate) of each block."""
+    block_rows = np.add.reduceat(rows, block_starts)
+    block_clicks = np.add.reduceat(clicks, block_starts)
+    mean_scores = np.add.reduceat(distinct_scores * rows, block_starts) / block_rows
+    # Rounding could put a mean a hair outside its block's scores and so, for neighbouring
+    # scores, not above the previous block's mean; within its block it is strictly increasing.
+    block_ends = np.r_[block_starts[1:], distinct_scores.size] - 1
+    mean_scores = np.clip(mean_scores, distinct_scores[block_starts], distinct_scores[block_ends])
+    return mean_scores, block_clicks / block_rows
