@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import UTC
 from pathlib import Path
 
 import click
@@ -11,6 +12,7 @@ from adsmanager.config import Settings
 from adsmanager.db import Database, migrate
 from adsmanager.services import api_keys
 from adsmanager.services.access import Actor
+from adsmanager.services.errors import ServiceError
 from adsmanager.vocabulary import Role
 
 CLI_ACTOR = Actor(id="cli", role=Role.ADMIN)
@@ -224,39 +226,105 @@ def model() -> None:
 
 @model.command("train")
 @click.option("--trees", default=200, show_default=True)
-@click.option("--force", is_flag=True, help="Write the model even if the prior does better.")
+@click.option("--since", type=click.DateTime(), default=None, help="Window start (UTC).")
+@click.option("--until", type=click.DateTime(), default=None, help="Window end (UTC).")
 @click.option(
-    "--output",
+    "--activate/--no-activate",
+    default=True,
+    show_default=True,
+    help="Activate the new model if it beats the active one on the same held-out rows.",
+)
+def train_model(trees: int, since, until, activate: bool) -> None:
+    """Train LightGBM on logged impressions and clicks, calibrate it, evaluate it on the
+    newest rows, and register it."""
+    from adsmanager.services import training
+
+    db = Database(_settings().database_url)
+    with click.progressbar(length=trees, label="training trees") as bar:
+        try:
+            outcome = training.train_and_register(
+                db,
+                since=_utc(since),
+                until=_utc(until),
+                num_trees=trees,
+                auto_activate=activate,
+                created_by=CLI_ACTOR.id,
+                on_tree=lambda _tree: bar.update(1),
+            )
+        except ValueError as error:
+            raise click.ClickException(str(error)) from None
+    _echo_model(db, outcome.model_id)
+    click.echo(f"{outcome.decision}; status {outcome.status}")
+
+
+@model.command("list")
+def list_models() -> None:
+    """Model versions, oldest first."""
+    from adsmanager.services import ctr_models
+
+    db = Database(_settings().database_url)
+    token = None
+    while True:
+        page = ctr_models.list_models(db, page_size=200, page_token=token)
+        for record in page.items:
+            headline = record.metrics["model"]
+            click.echo(
+                f"{record.id}  {record.version}  {record.status:9s}  "
+                f"{record.created_at:%Y-%m-%d %H:%M}  log loss {headline['log_loss']:.5f}  "
+                f"calibration {headline['calibration_ratio']:.3f}"
+            )
+        token = page.next_page_token
+        if token is None:
+            return
+
+
+@model.command("activate")
+@click.argument("model_id")
+def activate_model(model_id: str) -> None:
+    """Serve MODEL_ID; serving workers swap it in within seconds."""
+    from adsmanager.services import ctr_models
+
+    db = Database(_settings().database_url)
+    try:
+        record = ctr_models.activate(db, model_id, by=CLI_ACTOR.id)
+    except ServiceError as error:
+        raise click.ClickException(error.message) from None
+    click.echo(f"{record.id} ({record.version}) is active")
+
+
+@model.command("report")
+@click.argument("model_id")
+@click.option(
+    "--diagram",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Default: the instance folder's ctr_model.txt, which the server loads.",
+    help="Write the reliability diagram (PNG) here.",
 )
-def train_model(trees: int, output: Path | None, force: bool) -> None:
-    """Train LightGBM on the logged impressions and clicks; newest 20% held out."""
-    from adsmanager.config import instance_path
-    from adsmanager.services.training import train_from_logs
+def model_report(model_id: str, diagram: Path | None) -> None:
+    """The evaluation of MODEL_ID, and optionally its reliability diagram."""
+    from adsmanager.services import model_reports
 
-    settings = _settings()
-    target = output or Path(settings.model_path or instance_path() / "ctr_model.txt")
+    db = Database(_settings().database_url)
+    record = _echo_model(db, model_id)
+    if diagram is not None:
+        diagram.write_bytes(model_reports.reliability_png(record))
+        click.echo(f"reliability diagram written to {diagram}")
+
+
+def _echo_model(db: Database, model_id: str):
+    from adsmanager.services import ctr_models, model_reports
+
     try:
-        report = train_from_logs(
-            Database(settings.database_url), target, num_trees=trees, force=force
-        )
-    except ValueError as error:
-        raise click.ClickException(str(error)) from None
-    click.echo(
-        f"model {report.model_version}: {report.num_trees} trees on {report.train_rows} "
-        f"rows; held-out {report.holdout_rows} rows: log loss "
-        f"{report.holdout_log_loss:.4f} (prior {report.prior_log_loss:.4f}), "
-        f"AUC {report.holdout_auc:.3f}"
-    )
-    if report.written:
-        click.echo(f"written to {target}; a server loads it when it starts")
-    else:
-        click.echo(
-            "not written: the constant prior predicts the held-out clicks better "
-            "(more traffic helps; --force writes it anyway)"
-        )
+        record = ctr_models.get(db, model_id)
+    except ServiceError as error:
+        raise click.ClickException(error.message) from None
+    for line in model_reports.summary_lines(record):
+        click.echo(line)
+    return record
+
+
+def _utc(moment):
+    return None if moment is None else moment.replace(tzinfo=UTC)
 
 
 # --- serving -------------------------------------------------------------------------------

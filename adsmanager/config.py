@@ -48,6 +48,8 @@ _TYPED_SETTINGS = {
     "auction_log_sample_rate": float,
     "snapshot_refresh_seconds": float,
     "model_path": str,
+    "history_refresh_seconds": float,
+    "history_days": int,
 }
 
 
@@ -71,10 +73,15 @@ class Settings:
     token_ttl_seconds: int = 86_400
     # Share of auctions logged whole (every candidate) for audit and replay.
     auction_log_sample_rate: float = 0.01
-    # How often each worker checks the database for changed ad groups.
+    # How often each worker checks the database for changed ad groups and a newly activated
+    # CTR model.
     snapshot_refresh_seconds: float = 1.0
-    # A LightGBM model file (model_to_string text) for pCTR; None: instance/ctr_model.txt if
-    # present, else a constant prior.
+    # How often each worker reloads the click-through history the model reads, and over how
+    # many trailing days it is counted.
+    history_refresh_seconds: float = 60.0
+    history_days: int = 30
+    # The model served while the registry has no active one: a model artifact or LightGBM
+    # model file; None: instance/ctr_model.txt if present, else a constant prior.
     model_path: str | None = None
 
     @classmethod

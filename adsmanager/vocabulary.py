@@ -16,6 +16,14 @@ class AdvertiserStatus(StrEnum):
     ARCHIVED = "ARCHIVED"
 
 
+class ModelStatus(StrEnum):
+    """Lifecycle of a CTR model version in the registry."""
+
+    CANDIDATE = "candidate"
+    ACTIVE = "active"
+    RETIRED = "retired"
+
+
 class Status(StrEnum):
     """Status of campaigns, ad groups and ads."""
 

@@ -7,8 +7,9 @@ by pCTR for CPC ads, so an exact 0 (or a certain click) must never reach it.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -17,6 +18,7 @@ import lightgbm
 import numpy as np
 
 from auction import features
+from auction.history import EMPTY_HISTORY, CtrHistory
 from auction.types import AdGroup, User
 
 MIN_PCTR = 1e-6
@@ -26,13 +28,30 @@ MAX_PCTR = 1 - 1e-6
 # siblings for the cores.
 _PREDICT_PARAMS = {"num_threads": 1}
 
+# A model artifact is JSON: the LightGBM model, the calibration fitted on held-out data, and
+# the hash of the feature definition both were fitted on.
+ARTIFACT_FORMAT = "adsmanager-ctr-model/1"
+
+
+class Calibration(Protocol):
+    """Maps the model's raw probabilities to calibrated ones (``auction.calibration``)."""
+
+    def apply(self, raw: np.ndarray) -> np.ndarray: ...
+
+    def to_dict(self) -> dict: ...
+
 
 @runtime_checkable
 class CtrPredictor(Protocol):
     version: str
 
     def predict(
-        self, user: User, ad_groups: Sequence[AdGroup], positions: Sequence[int], now: datetime
+        self,
+        user: User,
+        ad_groups: Sequence[AdGroup],
+        positions: Sequence[int],
+        now: datetime,
+        history: CtrHistory = EMPTY_HISTORY,
     ) -> list[float]: ...
 
 
@@ -83,7 +102,12 @@ class ConstantPredictor:
         return cls(rows.click_rate)
 
     def predict(
-        self, user: User, ad_groups: Sequence[AdGroup], positions: Sequence[int], now: datetime
+        self,
+        user: User,
+        ad_groups: Sequence[AdGroup],
+        positions: Sequence[int],
+        now: datetime,
+        history: CtrHistory = EMPTY_HISTORY,
     ) -> list[float]:
         if len(ad_groups) != len(positions):
             raise ValueError(f"{len(ad_groups)} ad groups but {len(positions)} positions")
@@ -91,15 +115,23 @@ class ConstantPredictor:
 
 
 class LightGBMPredictor:
-    """A LightGBM binary classifier over ``features.FEATURE_NAMES``."""
+    """A LightGBM binary classifier over ``features.FEATURE_NAMES``, optionally followed by a
+    calibration."""
 
-    def __init__(self, booster: lightgbm.Booster, version: str) -> None:
+    def __init__(
+        self,
+        booster: lightgbm.Booster,
+        version: str | None = None,
+        calibration: Calibration | None = None,
+    ) -> None:
         _check_feature_names(booster)
         self.booster = booster
-        self.version = version
+        self.calibration = calibration
+        # By default the version names the content: two identical models share it.
+        self.version = version if version is not None else artifact_version(self.to_artifact())
 
     @classmethod
-    def from_model_string(cls, text: str, version: str) -> LightGBMPredictor:
+    def from_model_string(cls, text: str, version: str | None = None) -> LightGBMPredictor:
         """Load a model saved by ``to_model_string``; ValueError if it is not a LightGBM model
         or was trained on other features."""
         try:
@@ -109,24 +141,82 @@ class LightGBMPredictor:
         _check_objective(text)
         return cls(booster, version)
 
+    @classmethod
+    def from_artifact(cls, text: str, version: str | None = None) -> LightGBMPredictor:
+        """Load what ``to_artifact`` wrote (or a bare LightGBM model file). ValueError, with the
+        reason, for anything that must not serve: not a model, another feature spec, a
+        malformed calibration."""
+        if not text.lstrip().startswith("{"):
+            return cls.from_model_string(text, version)
+        try:
+            document = json.loads(text)
+        except ValueError as error:
+            raise ValueError(f"not a model artifact: {error}") from error
+        if not isinstance(document, dict) or document.get("format") != ARTIFACT_FORMAT:
+            raise ValueError(f"not a model artifact of format {ARTIFACT_FORMAT}")
+        spec = document.get("feature_spec_hash")
+        if spec != features.FEATURE_SPEC_HASH:
+            raise ValueError(
+                f"model was built for feature spec {spec}, this server has "
+                f"{features.FEATURE_SPEC_HASH}"
+            )
+        model = cls.from_model_string(str(document.get("lightgbm", "")), version)
+        if document.get("calibration") is not None:
+            from auction.calibration import IsotonicCalibration
+
+            calibration = IsotonicCalibration.from_dict(document["calibration"])
+            return cls(model.booster, version, calibration)
+        return model
+
     def to_model_string(self) -> str:
         return self.booster.model_to_string()
+
+    def to_artifact(self) -> str:
+        return json.dumps(
+            {
+                "format": ARTIFACT_FORMAT,
+                "feature_spec_hash": features.FEATURE_SPEC_HASH,
+                "lightgbm": self.to_model_string(),
+                "calibration": self.calibration.to_dict() if self.calibration else None,
+            },
+            sort_keys=True,
+        )
+
+    def calibrated(self, calibration: Calibration) -> LightGBMPredictor:
+        """The same trees followed by ``calibration`` (a new version)."""
+        return LightGBMPredictor(self.booster, calibration=calibration)
 
     @property
     def num_trees(self) -> int:
         return self.booster.num_trees()
 
     def predict(
-        self, user: User, ad_groups: Sequence[AdGroup], positions: Sequence[int], now: datetime
+        self,
+        user: User,
+        ad_groups: Sequence[AdGroup],
+        positions: Sequence[int],
+        now: datetime,
+        history: CtrHistory = EMPTY_HISTORY,
     ) -> list[float]:
-        rows = features.matrix(user, ad_groups, positions, now)
+        rows = features.matrix(user, ad_groups, positions, now, history)
         return self.predict_rows(rows).tolist()
 
     def predict_rows(self, rows: np.ndarray) -> np.ndarray:
-        """Clipped pCTRs of feature rows, all scored by one Booster call."""
+        """Clipped, calibrated pCTRs of feature rows, all scored by one Booster call."""
+        raw = self.raw_rows(rows)
+        if self.calibration is not None and raw.size:
+            raw = self.calibration.apply(raw)
+        return clip_pctr(raw)
+
+    def raw_rows(self, rows: np.ndarray) -> np.ndarray:
+        """The trees' own probabilities, before calibration."""
         if rows.shape[0] == 0:
             return np.empty(0, dtype=np.float64)
-        return clip_pctr(self.booster.predict(rows, **_PREDICT_PARAMS))
+        return self.booster.predict(rows, **_PREDICT_PARAMS)
+
+
+def artifact_version(artifact: str) -> str:
+    return "lgbm-" + hashlib.sha256(artifact.encode()).hexdigest()[:16]
 
 
 def _check_feature_names(booster: lightgbm.Booster) -> None:
@@ -175,6 +265,7 @@ def train(
     learning_rate: float = 0.05,
     num_leaves: int = 31,
     seed: int = 7,
+    on_iteration: Callable[[int], None] | None = None,
 ) -> LightGBMPredictor:
     """A model trained on ``rows``; its version names the model's content, so two identical
     models share a version and two different ones never do."""
@@ -190,9 +281,9 @@ def train(
         params={"verbose": -1},
     )
     params = training_params(learning_rate=learning_rate, num_leaves=num_leaves, seed=seed)
-    booster = lightgbm.train(params, dataset, num_boost_round=num_trees)
-    model_digest = hashlib.sha256(booster.model_to_string().encode()).hexdigest()
-    return LightGBMPredictor(booster, version=f"lgbm-{model_digest[:16]}")
+    callbacks = [lambda env: on_iteration(env.iteration + 1)] if on_iteration else []
+    booster = lightgbm.train(params, dataset, num_boost_round=num_trees, callbacks=callbacks)
+    return LightGBMPredictor(booster)
 
 
 def log_loss(y: Sequence[float] | np.ndarray, p: Sequence[float] | np.ndarray) -> float:

@@ -13,6 +13,7 @@ from typing import Protocol
 
 from auction.ctr import CtrPredictor
 from auction.eligibility import eligible
+from auction.history import EMPTY_HISTORY, CtrHistory
 from auction.insertion import blend, slots_for
 from auction.market import Market
 from auction.pricing import ecpm_micros, run_auction
@@ -133,7 +134,9 @@ def run(
     predictor: CtrPredictor,
     state: State,
     config: AuctionConfig,
+    history: CtrHistory = EMPTY_HISTORY,
 ) -> Outcome:
+    """``history`` holds the click-through counts the model's history features read."""
     policy = request.ad_load or config.ad_load
     slots = slots_for(request.feed, policy)
     skipped: dict[str, int] = {}
@@ -143,7 +146,9 @@ def run(
     if not chosen:
         return Outcome(list(request.feed), [], predictor.version, [], skipped)
     # Scored once, at the first slot: later slots reuse that pCTR (see README).
-    pctrs = predictor.predict(request.user, chosen, [slots[0].position] * len(chosen), request.now)
+    pctrs = predictor.predict(
+        request.user, chosen, [slots[0].position] * len(chosen), request.now, history
+    )
     by_id = {g.ad_group_id: g for g in chosen}
     bids = [
         Bid(

@@ -19,9 +19,10 @@ from functools import lru_cache
 
 import numpy as np
 
+from auction.history import EMPTY_HISTORY, CtrHistory
 from auction.types import CPC, AdGroup, User
 
-FEATURE_SPEC_VERSION = "ctr-features-v1"
+FEATURE_SPEC_VERSION = "ctr-features-v2"
 
 FEATURE_NAMES: tuple[str, ...] = (
     "position",
@@ -37,8 +38,11 @@ FEATURE_NAMES: tuple[str, ...] = (
     "billing_is_cpc",
     "objective",
     "log_bid_micros",
-    "ad_group_bucket",
-    "advertiser_bucket",
+    # From auction.history: click-through rates shrunk towards the level above, and volume.
+    "history_ad_group_ctr",
+    "history_ad_group_log_impressions",
+    "history_advertiser_ctr",
+    "history_advertiser_log_impressions",
 )
 
 CATEGORICAL_FEATURES: tuple[str, ...] = (
@@ -48,8 +52,6 @@ CATEGORICAL_FEATURES: tuple[str, ...] = (
     "user_country_bucket",
     "user_language_bucket",
     "objective",
-    "ad_group_bucket",
-    "advertiser_bucket",
 )
 
 UNKNOWN = -1
@@ -58,7 +60,6 @@ GENDER_CODES = {"female": 0, "male": 1, "other": 2}
 AGE_GROUP_CODES = {"13-17": 0, "18-24": 1, "25-34": 2, "35-44": 3, "45-54": 4, "55+": 5}
 OBJECTIVE_CODES = {"TRAFFIC": 0, "VIDEO_VIEWS": 1, "REACH": 2}
 LOCALE_BUCKETS = 64
-ID_BUCKETS = 1024
 
 
 def feature_spec_hash(names: Sequence[str], version: str = FEATURE_SPEC_VERSION) -> str:
@@ -116,7 +117,7 @@ def _log_bid(bid_micros: int) -> float:
     return math.log1p(max(bid_micros, 0))
 
 
-def _ad_group_features(user: User, ad_group: AdGroup) -> list[float]:
+def _ad_group_features(user: User, ad_group: AdGroup, history: CtrHistory) -> list[float]:
     targeted_interests = ad_group.targeting.interests
     return [
         float(len(targeted_interests & user.interests)),
@@ -124,32 +125,41 @@ def _ad_group_features(user: User, ad_group: AdGroup) -> list[float]:
         1.0 if ad_group.billing_event == CPC else 0.0,
         float(_code(OBJECTIVE_CODES, ad_group.objective)),
         _log_bid(ad_group.bid_micros),
-        float(stable_bucket("ad_group", ad_group.ad_group_id, ID_BUCKETS)),
-        float(stable_bucket("advertiser", ad_group.advertiser_id, ID_BUCKETS)),
+        *history.features(ad_group),
     ]
 
 
-def vectorize(user: User, ad_group: AdGroup, position: int, now: datetime) -> list[float]:
+def vectorize(
+    user: User,
+    ad_group: AdGroup,
+    position: int,
+    now: datetime,
+    history: CtrHistory = EMPTY_HISTORY,
+) -> list[float]:
     """One row, in the order of ``FEATURE_NAMES``."""
     return [
         float(position),
         *_time_features(now),
         *_user_features(user),
-        *_ad_group_features(user, ad_group),
+        *_ad_group_features(user, ad_group, history),
     ]
 
 
 def matrix(
-    user: User, ad_groups: Sequence[AdGroup], positions: Sequence[int], now: datetime
+    user: User,
+    ad_groups: Sequence[AdGroup],
+    positions: Sequence[int],
+    now: datetime,
+    history: CtrHistory = EMPTY_HISTORY,
 ) -> np.ndarray:
     """The rows of one request, float64, shape (len(ad_groups), len(FEATURE_NAMES)); row i is
-    exactly ``vectorize(user, ad_groups[i], positions[i], now)``."""
+    exactly ``vectorize(user, ad_groups[i], positions[i], now, history)``."""
     if len(ad_groups) != len(positions):
         raise ValueError(f"{len(ad_groups)} ad groups but {len(positions)} positions")
     # What depends only on the request is computed once, not once per candidate.
     shared = [*_time_features(now), *_user_features(user)]
     rows = [
-        [float(position), *shared, *_ad_group_features(user, ad_group)]
+        [float(position), *shared, *_ad_group_features(user, ad_group, history)]
         for ad_group, position in zip(ad_groups, positions, strict=True)
     ]
     return np.array(rows, dtype=np.float64).reshape(len(rows), len(FEATURE_NAMES))

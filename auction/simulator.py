@@ -23,6 +23,7 @@ import numpy as np
 
 from auction import features
 from auction.ctr import TrainingRows
+from auction.history import HistoryRecorder
 from auction.types import CPC, CPM, Ad, AdGroup, Budget, Creative, Targeting, User
 
 INTERESTS: tuple[str, ...] = (
@@ -417,10 +418,20 @@ def simulate_impressions(
 
 def training_rows(records: Sequence[ImpressionRecord]) -> TrainingRows:
     """The features and labels of ``records``, built by the serving feature code."""
-    rows = [
-        features.vectorize(record.user, record.ad_group, record.position, record.at)
-        for record in records
-    ]
+    recorder = HistoryRecorder()
+    rows = []
+    # In time order, each row sees only the impressions and clicks before it.
+    for record in records:
+        rows.append(
+            features.vectorize(
+                record.user,
+                record.ad_group,
+                record.position,
+                record.at,
+                recorder.snapshot_of(record.ad_group),
+            )
+        )
+        recorder.observe(record.ad_group, record.clicked)
     X = np.array(rows, dtype=np.float64).reshape(len(rows), len(features.FEATURE_NAMES))
     y = np.fromiter((record.clicked for record in records), dtype=np.float64, count=len(records))
     return TrainingRows(X=X, y=y)

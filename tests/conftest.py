@@ -96,7 +96,11 @@ def serving(app, db):
 
     from adsmanager.serving.runtime import Serving
 
-    settings = replace(app.extensions["adsmanager.settings"], snapshot_refresh_seconds=0)
+    settings = replace(
+        app.extensions["adsmanager.settings"],
+        snapshot_refresh_seconds=0,
+        history_refresh_seconds=0,
+    )
     runtime = Serving(settings, db)
     app.extensions["adsmanager.serving"] = runtime
     yield runtime

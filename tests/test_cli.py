@@ -136,7 +136,7 @@ def test_simulate_a_market_traffic_and_train_a_model(run, tmp_path, db):
     from sqlalchemy import func, select
 
     from adsmanager.db.delivery import AdEvent, ServedAd
-    from auction.ctr import LightGBMPredictor
+    from adsmanager.services import ctr_models
 
     result = run("simulate", "market", "--advertisers", "6", "--ad-groups-per-advertiser", "3")
     assert result.output.startswith("18 ad groups of 6 advertisers")
@@ -146,20 +146,30 @@ def test_simulate_a_market_traffic_and_train_a_model(run, tmp_path, db):
         served = session.scalar(select(func.count()).select_from(ServedAd))
         impressions = session.scalar(select(func.count()).where(AdEvent.event_type == "impression"))
     assert served == impressions > 0
-    model_file = tmp_path / "model.txt"
-    result = run("model", "train", "--trees", "100", "--force", "--output", str(model_file))
-    assert "100 trees" in result.output and "written to" in result.output
-    assert LightGBMPredictor.from_model_string(model_file.read_text(), "t").num_trees == 100
+    result = run("model", "train", "--trees", "100")
+    [record] = ctr_models.list_models(db, page_size=10, page_token=None).items
+    assert record.num_trees == 100 and record.id in result.output
+    assert "calibration by position" in result.output
+    # Activated exactly when it beat the constant prior on the held-out rows.
+    beat_prior = re.search(r"^better than the constant prior", result.output, re.MULTILINE)
+    assert bool(beat_prior) != ("not better than" in result.output)
+    assert (record.status == "active") == bool(beat_prior)
+    assert record.id in run("model", "list").output
+    diagram = tmp_path / "reliability.png"
+    result = run("model", "report", record.id, "--diagram", str(diagram))
+    assert diagram.read_bytes().startswith(b"\x89PNG")
+    result = run("model", "activate", record.id)
+    assert f"{record.id} ({record.version}) is active" in result.output
+    assert ctr_models.active_version(db) == record.version
 
 
-def test_a_model_worse_than_the_prior_is_not_written(run, tmp_path):
+def test_train_without_activation_registers_a_candidate(run, db):
+    from adsmanager.services import ctr_models
+
     run("simulate", "market", "--advertisers", "4", "--ad-groups-per-advertiser", "2")
-    run("simulate", "traffic", "--requests", "150", "--users", "50")
-    model_file = tmp_path / "model.txt"
-    result = run("model", "train", "--trees", "300", "--output", str(model_file))
-    # On so little data, 300 trees overfit: the held-out log loss loses to the prior.
-    held_out, prior = map(
-        float, re.search(r"log loss ([\d.]+) \(prior ([\d.]+)\)", result.output).groups()
-    )
-    assert (held_out < prior) == model_file.exists()
-    assert ("written to" in result.output) == model_file.exists()
+    run("simulate", "traffic", "--requests", "600", "--users", "200")
+    result = run("model", "train", "--trees", "20", "--no-activate")
+    assert result.exit_code == 0, result.output
+    [record] = ctr_models.list_models(db, page_size=10, page_token=None).items
+    assert record.status == "candidate"
+    assert ctr_models.active_version(db) is None

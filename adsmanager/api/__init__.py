@@ -15,10 +15,21 @@ from adsmanager.api.api_keys.routes import blp as api_keys
 from adsmanager.api.auction.routes import blp as auction
 from adsmanager.api.auth import SECURITY_SCHEME
 from adsmanager.api.campaigns.routes import blp as campaigns
+from adsmanager.api.ctr_models.routes import blp as ctr_models
 from adsmanager.api.events.routes import blp as events
 from adsmanager.api.reports.routes import blp as reports
 
-BLUEPRINTS = (advertisers, campaigns, ad_groups, ads, api_keys, auction, events, reports)
+BLUEPRINTS = (
+    advertisers,
+    campaigns,
+    ad_groups,
+    ads,
+    api_keys,
+    auction,
+    events,
+    reports,
+    ctr_models,
+)
 DOCS_ASSETS = "/docs/assets/"
 
 API_DESCRIPTION = (

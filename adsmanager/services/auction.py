@@ -18,6 +18,7 @@ from adsmanager.services.errors import invalid
 from adsmanager.serving.runtime import Serving
 from auction import engine
 from auction.features import vectorize
+from auction.history import CtrHistory
 from auction.insertion import AdLoadOutOfRange, apply_overrides
 from auction.tokens import CLICK, IMPRESSION, TrackedEvent
 from auction.types import CPC, CPM, FeedItem, User
@@ -76,7 +77,11 @@ def _ad_item(serving: Serving, request: engine.Request, winner: engine.Winner) -
 
 
 def _log(
-    serving: Serving, request: engine.Request, outcome: engine.Outcome, items: list[dict]
+    serving: Serving,
+    request: engine.Request,
+    outcome: engine.Outcome,
+    items: list[dict],
+    history: CtrHistory,
 ) -> None:
     winners = {w.placement.position: w for w in outcome.winners}
     for item in items:
@@ -98,7 +103,10 @@ def _log(
                 "price_micros": item["price_micros"],
                 "pctr": item["pctr"],
                 "model_version": outcome.model_version,
-                "features": vectorize(request.user, winner.ad_group, item["position"], request.now),
+                # What the model reads, from the same history the auction used.
+                "features": vectorize(
+                    request.user, winner.ad_group, item["position"], request.now, history
+                ),
             },
         )
     if outcome.candidates and random.random() < serving.settings.auction_log_sample_rate:
@@ -131,7 +139,10 @@ def serve(serving: Serving, body: dict[str, Any], now: datetime | None = None) -
         ad_load=policy,
     )
     snapshot = serving.snapshots.current()
-    outcome = engine.run(request, snapshot.market, serving.predictor, serving.state, serving.config)
+    history = serving.history.current()
+    outcome = engine.run(
+        request, snapshot.market, serving.predictor, serving.state, serving.config, history
+    )
     items = []
     for item in outcome.items:
         if isinstance(item, engine.Winner):
@@ -146,7 +157,7 @@ def serve(serving: Serving, body: dict[str, Any], now: datetime | None = None) -
                     "category": item.category,
                 }
             )
-    _log(serving, request, outcome, items)
+    _log(serving, request, outcome, items, history)
     return {
         "request_id": request.request_id,
         "model_version": outcome.model_version,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Sequence
 from datetime import date, datetime
@@ -11,7 +10,9 @@ from pathlib import Path
 from adsmanager.config import Settings, instance_path
 from adsmanager.db.database import Database
 from adsmanager.serving.counters import Counters, SpendKey, make_counters
+from adsmanager.serving.history import HistoryHolder
 from adsmanager.serving.log_writer import LogWriter
+from adsmanager.serving.models import ModelHolder
 from adsmanager.serving.snapshot import SnapshotHolder
 from auction.ctr import ConstantPredictor, CtrPredictor, LightGBMPredictor
 from auction.eligibility import local_day
@@ -61,9 +62,7 @@ def load_predictor(settings: Settings) -> CtrPredictor:
     if not path.exists():
         log.warning("no CTR model at %s: pricing with a constant pCTR of %s", path, PRIOR_CTR)
         return ConstantPredictor(PRIOR_CTR, version="prior")
-    text = path.read_text()
-    version = "lgbm-" + hashlib.sha256(text.encode()).hexdigest()[:16]
-    return LightGBMPredictor.from_model_string(text, version=version)
+    return LightGBMPredictor.from_artifact(path.read_text())
 
 
 class Serving:
@@ -74,9 +73,16 @@ class Serving:
         self.state = CounterState(self.counters)
         self.logs = LogWriter(db)
         self.signer = TokenSigner(settings.secret_key)
-        self.predictor = load_predictor(settings)
+        self.models = ModelHolder(
+            db, settings.snapshot_refresh_seconds, lambda: load_predictor(settings)
+        )
         self.config = AuctionConfig(
             reserves=ReservePrices(settings.reserve_cpm_micros, settings.reserve_cpc_micros),
             prior_ctr=PRIOR_CTR,
         )
         self.ad_load_limits = AdLoadLimits()
+        self.history = HistoryHolder(db, settings.history_refresh_seconds, settings.history_days)
+
+    @property
+    def predictor(self) -> CtrPredictor:
+        return self.models.current()

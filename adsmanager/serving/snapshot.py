@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from adsmanager.db.database import Database
 from adsmanager.db.models import Ad, AdGroup, Advertiser, Campaign
+from adsmanager.serving.background import poll_forever
 from adsmanager.vocabulary import (
     TARGETING_FIELDS,
     AdvertiserStatus,
@@ -281,18 +281,8 @@ class SnapshotHolder:
             return True
 
     def _start_refresher(self) -> None:
-        if self._refresh_seconds <= 0:
-            return
-        self._thread = threading.Thread(target=self._run, name="snapshot-refresh", daemon=True)
-        self._thread.start()
+        self._thread = poll_forever("snapshot-refresh", self._refresh_seconds, self._refresh_logged)
 
-    def _run(self) -> None:
-        while True:
-            time.sleep(self._refresh_seconds)
-            try:
-                if self.refresh():
-                    log.info(
-                        "ad group snapshot refreshed: %d servable", len(self._snapshot.ad_groups)
-                    )
-            except Exception:  # keep serving the last good snapshot
-                log.exception("snapshot refresh failed")
+    def _refresh_logged(self) -> None:
+        if self.refresh():
+            log.info("ad group snapshot refreshed: %d servable", len(self._snapshot.ad_groups))

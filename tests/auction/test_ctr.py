@@ -112,7 +112,7 @@ def test_feature_spec_hash_changes_with_the_names_or_the_version():
     assert features.feature_spec_hash(names) == features.FEATURE_SPEC_HASH
     assert features.feature_spec_hash((*names, "historical_ctr")) != features.FEATURE_SPEC_HASH
     assert features.feature_spec_hash(names[::-1]) != features.FEATURE_SPEC_HASH
-    assert features.feature_spec_hash(names, "ctr-features-v2") != features.FEATURE_SPEC_HASH
+    assert features.feature_spec_hash(names, "ctr-features-v0") != features.FEATURE_SPEC_HASH
 
 
 def test_categorical_features_are_declared_features():
@@ -158,7 +158,9 @@ def test_ad_group_features(market):
     assert _feature(row, "targets_interests") == 1
     assert _feature(row, "billing_is_cpc") == 1
     assert _feature(row, "log_bid_micros") == pytest.approx(math.log1p(cpc.bid_micros))
-    assert 0 <= _feature(row, "ad_group_bucket") < features.ID_BUCKETS
+    # With no history, the ad group starts at the platform's default rate.
+    assert _feature(row, "history_ad_group_ctr") == pytest.approx(0.02)
+    assert _feature(row, "history_ad_group_log_impressions") == 0
     broad = replace(cpc, targeting=replace(cpc.targeting, interests=frozenset()))
     row = features.vectorize(user, broad, 7, NOW)
     assert _feature(row, "interest_matches") == 0

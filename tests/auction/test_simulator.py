@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from auction import features, simulator
+from auction.history import Counts, CtrHistory
 from auction.simulator import ClickModel, ImpressionRecord
 from auction.types import CPC, CPM, AdGroup, User
 
@@ -225,6 +226,16 @@ def test_training_rows_use_the_serving_features(impressions):
     assert rows.y.tolist() == [float(record.clicked) for record in records]
     for index in (0, 123, 499):
         record = records[index]
-        expected = features.matrix(record.user, [record.ad_group], [record.position], record.at)
+        # The history features count only the impressions before this one.
+        earlier = records[:index]
+        group = record.ad_group
+        own = [r for r in earlier if r.ad_group.ad_group_id == group.ad_group_id]
+        advertiser = [r for r in earlier if r.ad_group.advertiser_id == group.advertiser_id]
+        history = CtrHistory(
+            {group.ad_group_id: Counts(len(own), sum(r.clicked for r in own))},
+            {group.advertiser_id: Counts(len(advertiser), sum(r.clicked for r in advertiser))},
+            Counts(len(earlier), sum(r.clicked for r in earlier)),
+        )
+        expected = features.matrix(record.user, [group], [record.position], record.at, history)
         assert np.array_equal(rows.X[index], expected[0])
     assert simulator.training_rows([]).X.shape == (0, len(features.FEATURE_NAMES))

@@ -1,0 +1,34 @@
+from marshmallow import fields
+
+from adsmanager.api.common import PageArgs, StrictSchema
+from adsmanager.vocabulary import ModelStatus
+
+
+class CtrModelSchema(StrictSchema):
+    id = fields.String(required=True)
+    version = fields.String(
+        required=True, metadata={"description": "The model_version that auction responses name."}
+    )
+    status = fields.Enum(ModelStatus, by_value=True, required=True)
+    feature_spec_hash = fields.String(required=True)
+    num_trees = fields.Integer(required=True)
+    trained_from = fields.DateTime(allow_none=True, required=True)
+    trained_to = fields.DateTime(allow_none=True, required=True)
+    training_rows = fields.Integer(required=True)
+    metrics = fields.Dict(
+        required=True,
+        metadata={
+            "description": "The evaluation on held-out rows: AUC, log loss, normalized entropy, "
+            "calibration ratio overall and by position, billing event and new/established ad "
+            "group, for the model, the constant prior and the model active at training time."
+        },
+    )
+    created_at = fields.DateTime(required=True)
+    created_by = fields.String(allow_none=True, required=True)
+    activated_at = fields.DateTime(allow_none=True, required=True)
+    activated_by = fields.String(allow_none=True, required=True)
+    retired_at = fields.DateTime(allow_none=True, required=True)
+
+
+class CtrModelListArgs(PageArgs):
+    status = fields.Enum(ModelStatus, by_value=True, load_default=None)

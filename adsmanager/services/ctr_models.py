@@ -1,0 +1,121 @@
+"""The CTR model registry: register trained versions, list them, activate one.
+
+Activating is a database change only: every serving worker notices the new active version
+within seconds and swaps it in (``serving/models.py``), so no restart is needed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from adsmanager.db.base import is_well_formed_id, new_id, utcnow
+from adsmanager.db.ctr_models import CtrModel
+from adsmanager.db.database import Database
+from adsmanager.services.errors import Conflict, NotFound
+from adsmanager.services.pagination import Page, paginate
+from adsmanager.vocabulary import ModelStatus
+from auction.ctr import LightGBMPredictor
+from auction.features import FEATURE_SPEC_HASH
+
+
+def register(
+    db: Database,
+    model: LightGBMPredictor,
+    *,
+    metrics: dict[str, Any],
+    training_rows: int,
+    trained_from: datetime | None,
+    trained_to: datetime | None,
+    created_by: str | None,
+) -> CtrModel:
+    """Store a trained model as a candidate. The same model registered twice is one entry."""
+    with db.transaction() as session:
+        existing = session.scalar(select(CtrModel).where(CtrModel.version == model.version))
+        if existing is not None:
+            return existing
+        record = CtrModel(
+            id=new_id("mdl"),
+            version=model.version,
+            status=ModelStatus.CANDIDATE,
+            feature_spec_hash=FEATURE_SPEC_HASH,
+            num_trees=model.num_trees,
+            trained_from=trained_from,
+            trained_to=trained_to,
+            training_rows=training_rows,
+            metrics=metrics,
+            artifact=model.to_artifact(),
+            created_by=created_by,
+        )
+        session.add(record)
+        return record
+
+
+def _find(session: Session, model_id: str) -> CtrModel:
+    record = session.get(CtrModel, model_id) if is_well_formed_id(model_id) else None
+    if record is None:
+        raise NotFound("Model")
+    return record
+
+
+def get(db: Database, model_id: str) -> CtrModel:
+    with db.transaction() as session:
+        return _find(session, model_id)
+
+
+def list_models(
+    db: Database, *, status: ModelStatus | None = None, page_size: int, page_token: str | None
+) -> Page:
+    statement = select(CtrModel)
+    if status is not None:
+        statement = statement.where(CtrModel.status == status)
+    with db.transaction() as session:
+        return paginate(session, statement, CtrModel.id, page_size, page_token)
+
+
+def load(record: CtrModel) -> LightGBMPredictor:
+    """The record's model, ready to serve; ValueError if it cannot be (another feature spec, a
+    damaged artifact)."""
+    return LightGBMPredictor.from_artifact(record.artifact, version=record.version)
+
+
+def activate(db: Database, model_id: str, *, by: str | None) -> CtrModel:
+    """Make the model the one the auction serves; the previously active one is retired.
+    A retired model can be activated again (a rollback). A model that cannot be loaded is
+    refused, and the active one stays."""
+    with db.transaction() as session:
+        record = _find(session, model_id)
+        if record.status is ModelStatus.ACTIVE:
+            return record
+        try:
+            load(record)
+        except ValueError as error:
+            raise Conflict("model_unusable", f"This model cannot serve: {error}") from None
+        now = utcnow()
+        current = session.scalar(
+            select(CtrModel).where(CtrModel.status == ModelStatus.ACTIVE).with_for_update()
+        )
+        if current is not None:
+            current.status = ModelStatus.RETIRED
+            current.retired_at = now
+            # The retirement must reach the database before the activation: one active only.
+            session.flush()
+        record.status = ModelStatus.ACTIVE
+        record.activated_at = now
+        record.activated_by = by
+        record.retired_at = None
+        return record
+
+
+def active(db: Database) -> CtrModel | None:
+    with db.read() as session:
+        return session.scalar(select(CtrModel).where(CtrModel.status == ModelStatus.ACTIVE))
+
+
+def active_version(db: Database) -> str | None:
+    """Cheap: what the serving workers poll."""
+    with db.read() as session:
+        return session.scalar(select(CtrModel.version).where(CtrModel.status == ModelStatus.ACTIVE))

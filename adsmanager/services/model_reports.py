@@ -1,0 +1,55 @@
+"""What people look at to judge a model: its evaluation as text and its reliability diagram."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from adsmanager.db.ctr_models import CtrModel
+from auction import evaluation
+
+_CURVES = (("model", "this model"), ("active", "model active at training time"))
+
+
+def reliability_png(record: CtrModel) -> bytes:
+    """The diagram drawn from the bins stored with the evaluation."""
+    metrics = record.metrics
+    curves = {
+        label: metrics[key]["reliability"]
+        for key, label in _CURVES
+        if metrics.get(key) and metrics[key].get("reliability")
+    }
+    buffer = io.BytesIO()
+    evaluation.reliability_diagram(curves, buffer, title=f"{record.version}: held-out reliability")
+    return buffer.getvalue()
+
+
+def summary_lines(record: CtrModel) -> list[str]:
+    """The evaluation in a few lines for a terminal."""
+    metrics = record.metrics
+    lines = [
+        f"{record.id}  {record.version}  {record.status}  {record.num_trees} trees, "
+        f"{record.training_rows} training rows, {metrics['rows']['test']} held-out rows",
+    ]
+    for key in ("model", "uncalibrated", "prior", "active"):
+        if metrics.get(key):
+            lines.append(f"  {key:13s} {_headline(metrics[key])}")
+    for group, values in metrics["model"].get("by", {}).items():
+        ratios = ", ".join(
+            f"{value}: {_ratio(v['calibration_ratio'])}" for value, v in values.items()
+        )
+        lines.append(f"  calibration by {group}: {ratios}")
+    return lines
+
+
+def _headline(report: dict[str, Any]) -> str:
+    parts = [f"log loss {report['log_loss']:.5f}", f"NE {report['normalized_entropy']:.4f}"]
+    if report.get("auc") is not None:
+        parts.append(f"AUC {report['auc']:.4f}")
+    parts.append(f"calibration {_ratio(report['calibration_ratio'])}")
+    return "  ".join(parts)
+
+
+def _ratio(value: float | None) -> str:
+    # No click in a group leaves its ratio undefined.
+    return "n/a" if value is None else f"{value:.3f}"

@@ -1,0 +1,90 @@
+"""Training from the auction's logs: one feature definition, a split by time, calibration,
+evaluation against the prior and the active model, registration and activation."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from adsmanager.db.delivery import ServedAd
+from adsmanager.services import ctr_models, demo, training
+from adsmanager.vocabulary import ModelStatus
+from auction import features, simulator
+
+# Recent, so the delivery falls inside the serving history's trailing window.
+START = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=2)
+
+
+@pytest.fixture
+def logged(db, serving):
+    """A small simulated market and a simulated day of traffic through the real auction."""
+    demo.seed_market(db, simulator.make_market(6, 3, seed=4, now=START))
+    serving.snapshots.refresh()
+    half = timedelta(hours=10)
+    demo.simulate_traffic(db, serving, requests=350, users=200, seed=4, start=START, duration=half)
+    # The second half is served with the click-through history of the first.
+    serving.history.refresh()
+    demo.simulate_traffic(
+        db, serving, requests=350, users=200, seed=5, start=START + half, duration=half
+    )
+    serving.logs.flush()
+    return training.logged_rows(db)
+
+
+def test_a_logged_impression_has_the_features_the_model_scores(db, serving, logged):
+    """No train/serve skew: the row training reads is the row the scoring code builds."""
+    snapshot = serving.snapshots.current().ad_groups
+    history = serving.history.current()
+    assert history.platform.impressions > 0
+    with db.read() as session:
+        served = session.scalars(
+            select(ServedAd).where(ServedAd.served_at >= START + timedelta(hours=10)).limit(50)
+        ).all()
+    users = {user.id: user for user in simulator.make_users(200, seed=5)}
+    assert served
+    for row in served:
+        scored = features.matrix(
+            users[row.user_id], [snapshot[row.ad_group_id]], [row.position], row.served_at, history
+        )
+        assert row.features == scored[0].tolist()
+
+
+def test_the_split_follows_time_so_nothing_from_the_future_trains(logged):
+    train, calibration, test = training.split_by_time(logged)
+    assert len(train) + len(calibration) + len(test) == len(logged)
+    assert max(train.served_at) <= min(calibration.served_at)
+    assert max(calibration.served_at) <= min(test.served_at)
+    assert len(train) > len(calibration) > 0 and len(test) > 0
+
+
+def test_a_window_selects_only_its_rows(db, logged):
+    middle = START + timedelta(hours=10)
+    early = training.logged_rows(db, until=middle)
+    late = training.logged_rows(db, since=middle)
+    assert len(early) + len(late) == len(logged)
+    assert max(early.served_at) < middle <= min(late.served_at)
+
+
+def test_training_registers_an_evaluated_model_and_activates_it_only_if_better(db, logged):
+    first = training.train_and_register(db, num_trees=40, created_by="test")
+    metrics = first.metrics
+    assert metrics["rows"]["test"] == len(training.split_by_time(logged)[2])
+    model = metrics["model"]
+    assert set(model["by"]) == {"position", "billing_event", "ad_age"}
+    assert model["normalized_entropy"] > 0 and metrics["prior"]["normalized_entropy"] > 0
+    assert model["reliability"]
+    beat_prior = model["log_loss"] < metrics["prior"]["log_loss"]
+    assert (first.status is ModelStatus.ACTIVE) == beat_prior
+    assert first.decision.startswith("better" if beat_prior else "not better")
+    # The same data and parameters give the same model: one entry, nothing changes.
+    again = training.train_and_register(db, num_trees=40, created_by="test")
+    assert again.model_id == first.model_id
+    if beat_prior:
+        assert again.metrics["active"]["version"] == first.version
+        assert again.decision.startswith("not better than active")
+        assert ctr_models.active_version(db) == first.version
+
+
+def test_too_few_rows_is_a_clear_error(db):
+    with pytest.raises(ValueError, match="not enough logged impressions"):
+        training.train_and_register(db)
