@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
 from auction.ctr import CtrPredictor
 from auction.eligibility import eligible
+from auction.exploration import bid_to_explore, is_exploration_page, run_with_exploration
 from auction.history import EMPTY_HISTORY, CtrHistory
 from auction.insertion import blend, slots_for
 from auction.market import Market
@@ -42,6 +43,12 @@ class State(Protocol):
     def remaining_balances(self, advertiser_ids: set[str]) -> dict[str, int | None]: ...
 
 
+# On an exploration page, how many candidates to look through for new ad groups, and how
+# many eligible ones to score.
+EXPLORATION_SCAN = 5_000
+EXPLORATION_POOL = 5
+
+
 @dataclass(frozen=True)
 class AuctionConfig:
     reserves: ReservePrices
@@ -53,6 +60,15 @@ class AuctionConfig:
     per_advertiser: int = 3
     # The pCTR the first stage assumes for CPC bids, before the model has looked.
     prior_ctr: float = 0.02
+    # Share of pages whose last ad slot explores a new ad group (auction/exploration.py).
+    exploration_share: float = 0.05
+    # Below this many impressions an ad group is new (its own history weighs less than its
+    # advertiser's until about auction.history.SHRINKAGE_IMPRESSIONS).
+    new_ad_impressions: int = 200
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.exploration_share <= 1:
+            raise ValueError(f"exploration_share must be in [0, 1], got {self.exploration_share}")
 
 
 @dataclass(frozen=True)
@@ -79,6 +95,8 @@ class Outcome:
     # Every scored candidate with its bid, pCTR, eCPM and price (0 if it lost): for audit.
     candidates: list[dict] = field(default_factory=list)
     skipped: dict[str, int] = field(default_factory=dict)
+    # The ad group given the exploration slot, if this page explored.
+    explored: str | None = None
 
 
 def _tie_breaker(request_id: str, ad_group_id: str) -> int:
@@ -87,13 +105,17 @@ def _tie_breaker(request_id: str, ad_group_id: str) -> int:
 
 
 def _eligible_candidates(
-    request: Request, market: Market, state: State, config: AuctionConfig, skipped: dict[str, int]
+    request: Request,
+    candidates: Iterator[AdGroup],
+    state: State,
+    skipped: dict[str, int],
+    *,
+    size: int,
+    per_advertiser: int,
 ) -> list[AdGroup]:
-    """Take live, targeted candidates in prior-eCPM order a chunk at a time, check each
-    chunk against the counters, and stop once the first stage is full."""
+    """Take ``candidates`` (live and targeted, in prior-eCPM order) a chunk at a time, check
+    each chunk against the counters, and stop once ``size`` are eligible."""
     now = request.now
-    size = config.first_stage_size
-    candidates = market.candidates(request.user, now)
     chosen: list[AdGroup] = []
     taken: dict[str, int] = {}
     while len(chosen) < size:
@@ -111,7 +133,7 @@ def _eligible_candidates(
         )
         balances = state.remaining_balances({g.advertiser_id for g in chunk})
         for ad_group, spend in zip(chunk, spends, strict=True):
-            if taken.get(ad_group.advertiser_id, 0) >= config.per_advertiser:
+            if taken.get(ad_group.advertiser_id, 0) >= per_advertiser:
                 continue
             reason = eligible(
                 ad_group,
@@ -128,6 +150,27 @@ def _eligible_candidates(
     return chosen[:size]
 
 
+def _newcomers(
+    request: Request,
+    market: Market,
+    state: State,
+    config: AuctionConfig,
+    history: CtrHistory,
+    skipped: dict[str, int],
+) -> list[AdGroup]:
+    """On an exploration page, a few eligible new ad groups from anywhere in the prior order
+    (a new ad group with a modest bid is rarely in the first stage), scanning a bounded
+    number of candidates."""
+    new = (
+        g
+        for g in itertools.islice(market.candidates(request.user, request.now), EXPLORATION_SCAN)
+        if history.impressions_of(g.ad_group_id) < config.new_ad_impressions
+    )
+    return _eligible_candidates(
+        request, new, state, skipped, size=EXPLORATION_POOL, per_advertiser=1
+    )
+
+
 def run(
     request: Request,
     market: Market,
@@ -142,7 +185,22 @@ def run(
     skipped: dict[str, int] = {}
     if not slots:
         return Outcome(list(request.feed), [], predictor.version, [], skipped)
-    chosen = _eligible_candidates(request, market, state, config, skipped)
+    chosen = _eligible_candidates(
+        request,
+        market.candidates(request.user, request.now),
+        state,
+        skipped,
+        size=config.first_stage_size,
+        per_advertiser=config.per_advertiser,
+    )
+    exploring = is_exploration_page(request.request_id, config.exploration_share)
+    if exploring:
+        known = {g.ad_group_id for g in chosen}
+        chosen += [
+            g
+            for g in _newcomers(request, market, state, config, history, skipped)
+            if g.ad_group_id not in known
+        ]
     if not chosen:
         return Outcome(list(request.feed), [], predictor.version, [], skipped)
     # Scored once, at the first slot: later slots reuse that pCTR (see README).
@@ -163,7 +221,15 @@ def run(
         )
         for g, pctr in zip(chosen, pctrs, strict=True)
     ]
-    placements = run_auction(bids, slots, config.reserves)
+    explored = None
+    if exploring:
+        explored = bid_to_explore(
+            bids, slots[-1], history, config.reserves, config.new_ad_impressions
+        )
+    if explored is not None:
+        placements = run_with_exploration(bids, slots, config.reserves, explored)
+    else:
+        placements = run_auction(bids, slots, config.reserves)
     blended = blend(request.feed, placements)
     winners = []
     items: list[FeedItem | Winner] = []
@@ -189,4 +255,11 @@ def run(
         }
         for bid in bids
     ]
-    return Outcome(items, winners, predictor.version, candidates, skipped)
+    return Outcome(
+        items,
+        winners,
+        predictor.version,
+        candidates,
+        skipped,
+        explored.ad_group_id if explored else None,
+    )

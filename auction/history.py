@@ -42,6 +42,9 @@ class CtrHistory:
     advertisers: Mapping[str, Counts] = field(default_factory=dict)
     platform: Counts = Counts()
 
+    def impressions_of(self, ad_group_id: str) -> int:
+        return self.ad_groups.get(ad_group_id, _NONE).impressions
+
     @property
     def platform_ctr(self) -> float:
         return _shrunk(self.platform, DEFAULT_PLATFORM_CTR)

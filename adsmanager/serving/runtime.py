@@ -79,6 +79,8 @@ class Serving:
         self.config = AuctionConfig(
             reserves=ReservePrices(settings.reserve_cpm_micros, settings.reserve_cpc_micros),
             prior_ctr=PRIOR_CTR,
+            exploration_share=settings.exploration_share,
+            new_ad_impressions=settings.new_ad_impressions,
         )
         self.ad_load_limits = AdLoadLimits()
         self.history = HistoryHolder(db, settings.history_refresh_seconds, settings.history_days)

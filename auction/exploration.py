@@ -1,0 +1,62 @@
+"""Exploration: a bounded share of pages gives its last ad slot to a new ad group.
+
+A new ad group has no click history, so the model prices it at its advertiser's (or the
+platform's) rate and it may never win enough to earn a history of its own. On an exploration
+page (a fixed share of requests, chosen by a hash of the request id, so at most that share of
+all ad slots), the last slot goes to the eligible candidate with the fewest impressions below
+``new_ad_impressions``. It is kept out of the auction for the other slots, so it sets no one
+else's price, and it pays its reserve: exploration neither raises nor lowers what the other
+winners pay.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+from auction.history import CtrHistory
+from auction.pricing import Slot, ecpm_micros, is_allowed, reserve_micros, run_auction
+from auction.types import Bid, Placement, ReservePrices
+
+
+def is_exploration_page(request_id: str, share: float) -> bool:
+    digest = hashlib.blake2b(f"{request_id}:explore".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64 < share
+
+
+def bid_to_explore(
+    bids: Sequence[Bid],
+    slot: Slot,
+    history: CtrHistory,
+    reserves: ReservePrices,
+    new_ad_impressions: int,
+) -> Bid | None:
+    """The newest eligible bid that may sit in ``slot`` at or above its reserve, if any."""
+    new = [
+        (history.impressions_of(bid.ad_group_id), -bid.tie_breaker, bid.ad_group_id, bid)
+        for bid in bids
+        if history.impressions_of(bid.ad_group_id) < new_ad_impressions
+        and bid.bid_micros >= reserve_micros(bid, reserves)
+        and is_allowed(bid, slot)
+    ]
+    return min(new)[-1] if new else None
+
+
+def run_with_exploration(
+    bids: Sequence[Bid], slots: Sequence[Slot], reserves: ReservePrices, explored: Bid
+) -> list[Placement]:
+    """The GSP auction over all slots but the last among the other advertisers' bids, and
+    ``explored`` in the last slot at its reserve."""
+    others = [bid for bid in bids if bid.advertiser_id != explored.advertiser_id]
+    placements = run_auction(others, slots[:-1], reserves)
+    empty_before = len(slots) - 1 - len(placements)
+    last = slots[-1]
+    placements.append(
+        Placement(
+            bid=explored,
+            position=last.position - empty_before,
+            ecpm_micros=ecpm_micros(explored),
+            price_micros=reserve_micros(explored, reserves),
+        )
+    )
+    return placements

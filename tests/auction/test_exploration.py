@@ -1,0 +1,110 @@
+"""Exploration: a bounded share of pages, the newest eligible ad group in the last slot at
+its reserve, and no effect on the other winners' prices."""
+
+from dataclasses import replace
+
+from auction import engine
+from auction.ctr import ConstantPredictor
+from auction.exploration import (
+    bid_to_explore,
+    is_exploration_page,
+    run_with_exploration,
+)
+from auction.history import Counts, CtrHistory
+from auction.market import Market
+from auction.pricing import run_auction
+from auction.types import User
+from tests.auction.test_engine import CONFIG, FEED, NOW, Counters, group
+from tests.auction.test_pricing import CLEAN, RESERVES, RISKY, cpc, cpm, slot
+
+ESTABLISHED = CtrHistory(
+    {"old1": Counts(50_000, 900), "old2": Counts(20_000, 300), "new2": Counts(400, 9)},
+    {},
+    Counts(10**6, 20_000),
+)
+
+
+def test_the_share_of_exploration_pages_is_the_configured_share():
+    pages = [f"req-{number}" for number in range(20_000)]
+    explored = sum(is_exploration_page(page, 0.05) for page in pages)
+    assert 0.045 <= explored / len(pages) <= 0.055
+    assert not any(is_exploration_page(page, 0.0) for page in pages)
+    assert is_exploration_page("req-7", 0.05) == is_exploration_page("req-7", 0.05)
+
+
+def test_the_newest_eligible_bid_is_explored():
+    bids = [
+        cpm("old1", 9_000_000),
+        cpm("new1", 2_000_000),  # no impressions at all: the newest
+        cpm("new2", 5_000_000),
+    ]
+    assert bid_to_explore(bids, slot(5, CLEAN), ESTABLISHED, RESERVES, 1000).ad_group_id == "new1"
+    # Established ad groups never are.
+    assert bid_to_explore(bids[:1], slot(5, CLEAN), ESTABLISHED, RESERVES, 1000) is None
+
+
+def test_a_new_bid_below_its_reserve_or_unsafe_next_to_the_slot_is_not_explored():
+    below = cpm("new1", RESERVES.cpm_micros - 1)
+    unsafe = cpm("new3", 3_000_000, excluded_categories=frozenset({"news"}))
+    assert bid_to_explore([below, unsafe], slot(5, RISKY), ESTABLISHED, RESERVES, 1000) is None
+    assert bid_to_explore([unsafe], slot(5, CLEAN), ESTABLISHED, RESERVES, 1000) == unsafe
+
+
+def test_the_explored_ad_pays_its_reserve_and_leaves_other_prices_alone():
+    bids = [
+        cpm("old1", 9_000_000, "adv_a"),
+        cpc("old2", 400_000, 0.02, "adv_b"),
+        cpm("other", 3_000_000, "adv_c"),
+        cpm("new1", 8_000_000, "adv_d"),
+    ]
+    slots = [slot(3, CLEAN), slot(8, CLEAN), slot(13, CLEAN)]
+    explored = bids[-1]
+    placements = run_with_exploration(bids, slots, RESERVES, explored)
+    without = run_auction(bids[:-1], slots[:-1], RESERVES)
+    assert placements[:-1] == without  # the same winners at the same prices
+    last = placements[-1]
+    assert last.bid == explored and last.position == 13
+    assert last.price_micros == RESERVES.cpm_micros  # not the 8,000,000 it bid
+
+
+def test_the_explored_advertisers_other_bids_sit_out_and_empty_slots_shift_it_up():
+    bids = [cpm("old1", 9_000_000, "adv_d"), cpm("new1", 2_000_000, "adv_d")]
+    placements = run_with_exploration(bids, [slot(3, CLEAN), slot(8, CLEAN)], RESERVES, bids[1])
+    # adv_d's other ad group may not take the first slot (one ad per advertiser), so it stays
+    # empty and the explored ad moves up one place in the blended feed.
+    assert [(p.bid.ad_group_id, p.position) for p in placements] == [("new1", 7)]
+
+
+def test_the_engine_explores_only_on_exploration_pages():
+    groups = [group("old1", "adv_a", 9_000_000), group("new1", "adv_b", 2_000_000)]
+    market = Market(groups, 0.02)
+    predictor = ConstantPredictor(0.02, "c")
+    always = replace(CONFIG, exploration_share=1.0)
+    request = engine.Request("req", User("u"), FEED, NOW)
+    outcome = engine.run(request, market, predictor, Counters(), always, ESTABLISHED)
+    assert outcome.explored == "new1"
+    assert [(w.ad_group.ad_group_id, w.placement.price_micros) for w in outcome.winners] == [
+        ("old1", CONFIG.reserves.cpm_micros),  # alone in the regular auction: the reserve
+        ("new1", CONFIG.reserves.cpm_micros),
+    ]
+    never = replace(CONFIG, exploration_share=0.0)
+    outcome = engine.run(request, market, predictor, Counters(), never, ESTABLISHED)
+    assert outcome.explored is None
+    assert [w.ad_group.ad_group_id for w in outcome.winners] == ["old1", "new1"]
+    assert outcome.winners[0].placement.price_micros == 2_000_000  # priced by new1's bid
+
+
+def test_a_new_ad_group_beyond_the_first_stage_is_found_for_exploration():
+    established = [group(f"old{i}", f"adv_{i}", 9_000_000 - i) for i in range(8)]
+    newcomer = group("new1", "adv_new", 1_500_000)  # last in prior order
+    history = CtrHistory({g.ad_group_id: Counts(5_000, 100) for g in established}, {}, Counts())
+    request = engine.Request("req", User("u"), FEED, NOW)
+    market = Market([*established, newcomer], 0.02)
+    predictor = ConstantPredictor(0.02, "c")
+    always = replace(CONFIG, exploration_share=1.0)  # first stage: 4
+    outcome = engine.run(request, market, predictor, Counters(), always, history)
+    assert outcome.explored == "new1"
+    assert outcome.winners[-1].ad_group.ad_group_id == "new1"
+    assert "new1" in {c["ad_group_id"] for c in outcome.candidates}
+    usual = engine.run(request, market, predictor, Counters(), CONFIG, history)
+    assert "new1" not in {c["ad_group_id"] for c in usual.candidates}
