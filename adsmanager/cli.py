@@ -327,6 +327,73 @@ def _utc(moment):
     return None if moment is None else moment.replace(tzinfo=UTC)
 
 
+# --- scheduled jobs --------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--lease-seconds", default=30.0, show_default=True, type=float)
+def scheduler(lease_seconds: float) -> None:
+    """Run the scheduled jobs (one scheduler at a time holds the lease; others stand by)."""
+    import signal
+    import threading
+
+    from adsmanager.jobs.scheduler import Scheduler
+
+    settings = _settings()
+    migrate.upgrade(settings.database_url)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    runner = Scheduler(settings, Database(settings.database_url), lease_seconds=lease_seconds)
+    click.echo(f"scheduler {runner.holder}: waiting for the lease")
+    runner.run(stop)
+
+
+@main.group()
+def jobs() -> None:
+    """The scheduled jobs."""
+
+
+@jobs.command("list")
+def list_jobs() -> None:
+    """The schedule."""
+    from adsmanager.jobs import SCHEDULE
+
+    for job in SCHEDULE:
+        click.echo(f"{job.name}  {job.trigger} {job.trigger_args}  {job.description}")
+
+
+@jobs.command("run")
+@click.argument("name")
+def run_job_now(name: str) -> None:
+    """Run job NAME now and record the run."""
+    from adsmanager.jobs.runner import run_job
+
+    settings = _settings()
+    try:
+        run = run_job(name, Database(settings.database_url), settings)
+    except KeyError:
+        raise click.ClickException(f"no job named {name!r} (see: adsmanager jobs list)") from None
+    click.echo(f"{name} {run.outcome}: {run.summary or run.error}")
+    if run.outcome != "succeeded":
+        sys.exit(1)
+
+
+@jobs.command("runs")
+@click.option("--job", default=None)
+@click.option("--limit", default=20, show_default=True)
+def job_runs(job: str | None, limit: int) -> None:
+    """The latest job runs, newest first."""
+    from adsmanager.services import scheduling
+
+    for run in scheduling.recent_runs(Database(_settings().database_url), job, limit):
+        finished = f"{run.finished_at:%Y-%m-%d %H:%M:%S}" if run.finished_at else "-"
+        click.echo(
+            f"{run.id}  {run.job}  {run.trigger}  {run.started_at:%Y-%m-%d %H:%M:%S} -> "
+            f"{finished}  {run.outcome}  {(run.summary or run.error or '').splitlines()[0:1]}"
+        )
+
+
 # --- serving -------------------------------------------------------------------------------
 
 

@@ -33,9 +33,18 @@ def _persistent_secret_key() -> str:
     path = instance_path() / "secret_key"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        # Written whole to a private file, then linked into place: processes starting at the
+        # same time all end up with the one key that was linked first, never a partial file.
+        draft = path.with_name(f".secret_key.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(secrets.token_urlsafe(48))
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
     return path.read_text().strip()
 
 
@@ -50,6 +59,11 @@ _TYPED_SETTINGS = {
     "model_path": str,
     "history_refresh_seconds": float,
     "history_days": int,
+    "exploration_share": float,
+    "new_ad_impressions": int,
+    "retrain_days": int,
+    "retrain_trees": int,
+    "auto_activate_models": lambda raw: raw.lower() in ("1", "true", "yes", "on"),
 }
 
 
@@ -80,6 +94,15 @@ class Settings:
     # many trailing days it is counted.
     history_refresh_seconds: float = 60.0
     history_days: int = 30
+    # Share of pages whose last ad slot goes to a new ad group (fewer impressions than
+    # new_ad_impressions) at its reserve price; so at most this share of ad slots.
+    exploration_share: float = 0.05
+    new_ad_impressions: int = 200
+    # The scheduled retraining: window of logs, trees, and whether a better model is
+    # activated without a person.
+    retrain_days: int = 7
+    retrain_trees: int = 200
+    auto_activate_models: bool = True
     # The model served while the registry has no active one: a model artifact or LightGBM
     # model file; None: instance/ctr_model.txt if present, else a constant prior.
     model_path: str | None = None

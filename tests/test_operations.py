@@ -1,6 +1,7 @@
 """Probes and request ids."""
 
 import logging
+import os
 
 from sqlalchemy import text
 
@@ -76,3 +77,21 @@ def test_database_errors_are_503_in_the_error_shape(app, db, admin):
             connection.execute(text("ALTER TABLE campaigns_away RENAME TO campaigns"))
     assert response.status_code in (500, 503)
     assert set(response.json) == {"code", "message", "fields", "request_id"}
+
+
+def test_processes_starting_together_share_one_generated_secret_key(tmp_path):
+    """The first start writes the key; several at once must not crash or disagree."""
+    import subprocess
+    import sys
+
+    code = "from adsmanager.config import Settings; print(Settings.from_env().secret_key)"
+    env = {**os.environ, "ADSMANAGER_INSTANCE_PATH": str(tmp_path / "instance")}
+    env.pop("ADSMANAGER_SECRET_KEY", None)
+    processes = [
+        subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE)
+        for _ in range(6)
+    ]
+    keys = {process.communicate(timeout=60)[0].strip() for process in processes}
+    assert all(process.returncode == 0 for process in processes)
+    assert len(keys) == 1 and len(keys.pop()) >= 48
+    assert [path.name for path in (tmp_path / "instance").iterdir()] == ["secret_key"]

@@ -1,9 +1,9 @@
 """Persistence: SQLAlchemy metadata and models, the engine/session handle, migrations."""
 
-from adsmanager.db import ctr_models, delivery, models
+from adsmanager.db import ctr_models, delivery, jobs, models
 from adsmanager.db.base import Base
 from adsmanager.db.database import Database
 
 metadata = Base.metadata
 
-__all__ = ["Base", "Database", "ctr_models", "delivery", "metadata", "models"]
+__all__ = ["Base", "Database", "ctr_models", "delivery", "jobs", "metadata", "models"]

@@ -1,0 +1,22 @@
+"""Keeping the CTR model fresh."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from adsmanager.config import Settings
+from adsmanager.db.base import utcnow
+from adsmanager.db.database import Database
+from adsmanager.services import training
+
+
+def retrain(db: Database, settings: Settings) -> str:
+    """Retrain on a sliding window of logs; activation only if it beats the active model."""
+    outcome = training.train_and_register(
+        db,
+        since=utcnow() - timedelta(days=settings.retrain_days),
+        num_trees=settings.retrain_trees,
+        auto_activate=settings.auto_activate_models,
+        created_by="scheduler",
+    )
+    return f"{outcome.model_id} ({outcome.version}): {outcome.decision}; {outcome.status}"
