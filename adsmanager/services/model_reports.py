@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
+from adsmanager.db.base import utcnow
 from adsmanager.db.ctr_models import CtrModel
 from auction import evaluation
 
@@ -24,12 +25,21 @@ def reliability_png(record: CtrModel) -> bytes:
     return buffer.getvalue()
 
 
+def staleness_seconds(record: CtrModel) -> int | None:
+    """How old the newest impression the model was trained on is: how stale it would be,
+    serving now."""
+    if record.trained_to is None:
+        return None
+    return int((utcnow() - record.trained_to).total_seconds())
+
+
 def summary_lines(record: CtrModel) -> list[str]:
     """The evaluation in a few lines for a terminal."""
     metrics = record.metrics
     lines = [
         f"{record.id}  {record.version}  {record.status}  {record.num_trees} trees, "
         f"{record.training_rows} training rows, {metrics['rows']['test']} held-out rows",
+        f"  newest training data {_age(staleness_seconds(record))} old",
     ]
     for key in ("model", "uncalibrated", "prior", "active"):
         if metrics.get(key):
@@ -53,3 +63,10 @@ def _headline(report: dict[str, Any]) -> str:
 def _ratio(value: float | None) -> str:
     # No click in a group leaves its ratio undefined.
     return "n/a" if value is None else f"{value:.3f}"
+
+
+def _age(seconds: int | None) -> str:
+    if seconds is None:
+        return "of unknown age"
+    hours, remainder = divmod(seconds, 3600)
+    return f"{hours} h {remainder // 60:02d} min"

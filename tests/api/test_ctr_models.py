@@ -14,6 +14,7 @@ def test_models_are_listed_with_their_evaluation(admin, db):
     listed = response.json["items"][0]
     assert listed["status"] == "candidate"
     assert listed["version"] == first.version and listed["num_trees"] == 5
+    assert listed["staleness_seconds"] > 0  # trained on data from November 2026
     assert 0.5 < listed["metrics"]["model"]["auc"] <= 1
     assert admin.get("/v1/models", query_string={"status": "active"}).json["items"] == []
 

@@ -1,6 +1,7 @@
 from marshmallow import fields
 
 from adsmanager.api.common import PageArgs, StrictSchema
+from adsmanager.services.model_reports import staleness_seconds
 from adsmanager.vocabulary import ModelStatus
 
 
@@ -15,6 +16,14 @@ class CtrModelSchema(StrictSchema):
     trained_from = fields.DateTime(allow_none=True, required=True)
     trained_to = fields.DateTime(allow_none=True, required=True)
     training_rows = fields.Integer(required=True)
+    staleness_seconds = fields.Method(
+        "_staleness",
+        metadata={
+            "type": "integer",
+            "nullable": True,
+            "description": "How old the newest impression it was trained on is, in seconds.",
+        },
+    )
     metrics = fields.Dict(
         required=True,
         metadata={
@@ -28,6 +37,9 @@ class CtrModelSchema(StrictSchema):
     activated_at = fields.DateTime(allow_none=True, required=True)
     activated_by = fields.String(allow_none=True, required=True)
     retired_at = fields.DateTime(allow_none=True, required=True)
+
+    def _staleness(self, model) -> int | None:
+        return staleness_seconds(model)
 
 
 class CtrModelListArgs(PageArgs):
