@@ -162,9 +162,9 @@ class LightGBMPredictor:
             )
         model = cls.from_model_string(str(document.get("lightgbm", "")), version)
         if document.get("calibration") is not None:
-            from auction.calibration import IsotonicCalibration
+            from auction.calibration import calibration_from_dict
 
-            calibration = IsotonicCalibration.from_dict(document["calibration"])
+            calibration = calibration_from_dict(document["calibration"])
             return cls(model.booster, version, calibration)
         return model
 

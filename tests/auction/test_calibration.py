@@ -11,7 +11,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from auction.calibration import IsotonicCalibration
+from auction.calibration import (
+    IsotonicCalibration,
+    PlattCalibration,
+    calibration_from_dict,
+    fit_calibration,
+)
 from auction.ctr import MAX_PCTR, MIN_PCTR
 from auction.evaluation import calibration_ratio
 
@@ -279,3 +284,49 @@ def test_from_dict_refuses_what_is_not_a_calibration(document):
 def test_the_constructor_checks_the_same_invariants():
     with pytest.raises(ValueError, match="strictly increasing"):
         IsotonicCalibration((0.2, 0.1), (0.0, 0.1))
+
+
+# --- Platt scaling, for calibration sets with few clicks -----------------------------------
+
+
+def _overpredicting(seed: int, rows: int):
+    rng = np.random.default_rng(seed)
+    truth = rng.uniform(0.005, 0.06, size=rows)
+    labels = (rng.random(rows) < truth).astype(np.int8)
+    return np.clip(truth * 2, 0, 1), labels, truth
+
+
+def test_platt_scaling_fixes_a_twice_too_high_score_and_keeps_the_order():
+    raw, labels, truth = _overpredicting(1, 200_000)
+    platt = PlattCalibration.fit(raw, labels)
+    fresh_raw, fresh_labels, _ = _overpredicting(2, 200_000)
+    calibrated = platt.apply(fresh_raw)
+    assert 0.97 <= calibrated.sum() / fresh_labels.sum() <= 1.03
+    order = np.argsort(fresh_raw)
+    assert (np.diff(calibrated[order]) >= 0).all()
+    assert platt.slope > 0
+
+
+def test_few_clicks_get_platt_many_get_isotonic():
+    raw, labels, _ = _overpredicting(3, 2_000)  # about 60 clicks
+    small = fit_calibration(raw, labels)
+    assert isinstance(small, PlattCalibration)
+    # Smooth: distinct raw scores keep distinct calibrated ones (a step function would not).
+    assert len(np.unique(small.apply(raw))) > 1000
+    raw, labels, _ = _overpredicting(4, 100_000)
+    assert isinstance(fit_calibration(raw, labels), IsotonicCalibration)
+
+
+def test_a_platt_calibration_round_trips_and_malformed_ones_are_refused():
+    platt = PlattCalibration(0.8, -0.3)
+    assert calibration_from_dict(platt.to_dict()) == platt
+    assert calibration_from_dict(IsotonicCalibration((0.1, 0.2), (0.1, 0.2)).to_dict())
+    for broken in (
+        {"method": "platt", "slope": 0.0, "intercept": 0.0},
+        {"method": "platt", "slope": float("nan"), "intercept": 0.0},
+        {"method": "platt", "slope": True, "intercept": 0.0},
+        {"method": "platt", "slope": 1.0},
+        {"method": "platt", "slope": 1.0, "intercept": 0.0, "extra": 1},
+    ):
+        with pytest.raises(ValueError):
+            calibration_from_dict(broken)
