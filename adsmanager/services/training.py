@@ -8,9 +8,9 @@ constant prior and the active model are all compared. Nothing from the future re
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -21,22 +21,26 @@ from adsmanager.db.delivery import AdEvent, ServedAd
 from adsmanager.services import ctr_models
 from adsmanager.vocabulary import ModelStatus
 from auction import evaluation
-from auction.calibration import IsotonicCalibration
+from auction.calibration import fit_calibration
 from auction.ctr import ConstantPredictor, LightGBMPredictor, TrainingRows, train
 from auction.features import FEATURE_NAMES
 from auction.tokens import CLICK, IMPRESSION
 
 TRAIN_SHARE, CALIBRATION_SHARE = 0.70, 0.15
 MIN_ROWS = 100
+CHUNK_ROWS = 50_000
 _POSITION = FEATURE_NAMES.index("position")
 _IS_CPC = FEATURE_NAMES.index("billing_is_cpc")
 
 
 @dataclass(frozen=True)
 class LoggedRows:
+    """Shown ads, oldest first: features and click labels, when each was served (numpy
+    datetime64 in UTC) and which ad group it was (integer codes: equal codes, same group)."""
+
     rows: TrainingRows
-    served_at: list[datetime]
-    ad_group_ids: list[str]
+    served_at: np.ndarray
+    ad_groups: np.ndarray
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -45,8 +49,39 @@ class LoggedRows:
         return LoggedRows(
             TrainingRows(self.rows.X[start:stop], self.rows.y[start:stop]),
             self.served_at[start:stop],
-            self.ad_group_ids[start:stop],
+            self.ad_groups[start:stop],
         )
+
+    def moment(self, index: int) -> datetime:
+        return self.served_at[index].astype("datetime64[us]").item().replace(tzinfo=UTC)
+
+    @property
+    def first(self) -> datetime:
+        return self.moment(0)
+
+    @property
+    def last(self) -> datetime:
+        return self.moment(len(self) - 1)
+
+
+def logged_rows_from(
+    chunks: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray, Sequence[str]]],
+) -> LoggedRows:
+    """Assemble (X, y, served_at, ad group ids) chunks, sorted by time if they were not."""
+    codes: dict[str, int] = {}
+    parts = [
+        (X, y, at, np.fromiter((codes.setdefault(i, len(codes)) for i in ids), np.int64, len(ids)))
+        for X, y, at, ids in chunks
+    ]
+    if not parts:
+        width = len(FEATURE_NAMES)
+        empty = np.zeros((0, width)), np.zeros(0, np.int8), np.zeros(0, "datetime64[us]")
+        return LoggedRows(TrainingRows(empty[0], empty[1]), empty[2], np.zeros(0, np.int64))
+    X, y, at, groups = (np.concatenate(column) for column in zip(*parts, strict=True))
+    if len(at) > 1 and (at[1:] < at[:-1]).any():
+        order = np.argsort(at, kind="stable")
+        X, y, at, groups = X[order], y[order], at[order], groups[order]
+    return LoggedRows(TrainingRows(X, y.astype(np.int8)), at, groups)
 
 
 @dataclass(frozen=True)
@@ -68,26 +103,36 @@ def logged_rows(
     db: Database, since: datetime | None = None, until: datetime | None = None
 ) -> LoggedRows:
     """Shown ads in ``[since, until)``, oldest first."""
+    return logged_rows_from(logged_chunks(db, since, until))
+
+
+def logged_chunks(
+    db: Database, since: datetime | None = None, until: datetime | None = None
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]]:
+    """The rows of the window, streamed from the database in chunks."""
     statement = (
         select(ServedAd.features, _event(CLICK), ServedAd.served_at, ServedAd.ad_group_id)
         .where(_event(IMPRESSION))
         .order_by(ServedAd.served_at, ServedAd.impression_id)
+        .execution_options(yield_per=CHUNK_ROWS)
     )
     if since is not None:
         statement = statement.where(ServedAd.served_at >= since)
     if until is not None:
         statement = statement.where(ServedAd.served_at < until)
-    with db.read() as session:
-        rows = session.execute(statement).all()
     width = len(FEATURE_NAMES)
-    return LoggedRows(
-        TrainingRows(
-            np.asarray([row[0] for row in rows], dtype=np.float64).reshape(len(rows), width),
-            np.asarray([int(row[1]) for row in rows], dtype=np.int8),
-        ),
-        [row[2] for row in rows],
-        [row[3] for row in rows],
-    )
+    with db.read() as session:
+        for chunk in session.execute(statement).partitions():
+            yield (
+                np.asarray([row[0] for row in chunk], dtype=np.float64).reshape(len(chunk), width),
+                np.asarray([int(row[1]) for row in chunk], dtype=np.int8),
+                np.asarray([_utc_naive(row[2]) for row in chunk], dtype="datetime64[us]"),
+                [row[3] for row in chunk],
+            )
+
+
+def _utc_naive(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None)
 
 
 def split_by_time(logged: LoggedRows) -> tuple[LoggedRows, LoggedRows, LoggedRows]:
@@ -106,24 +151,22 @@ def fit(
 ) -> LightGBMPredictor:
     """Trees on the first part, isotonic calibration of their output on the second."""
     trees = train(train_part, num_trees=num_trees, on_iteration=on_tree)
-    calibration = IsotonicCalibration.fit(trees.raw_rows(calibration_part.X), calibration_part.y)
+    calibration = fit_calibration(trees.raw_rows(calibration_part.X), calibration_part.y)
     return trees.calibrated(calibration)
 
 
-def _groups(test: LoggedRows, seen_ad_groups: set[str]) -> dict[str, np.ndarray]:
+def _groups(test: LoggedRows, seen_ad_groups: np.ndarray) -> dict[str, np.ndarray]:
     X = test.rows.X
     return {
         "position": X[:, _POSITION].astype(int),
         "billing_event": np.where(X[:, _IS_CPC] == 1.0, "CPC", "CPM"),
         # New: the ad group has no impression in the training part.
-        "ad_age": np.array(
-            ["established" if i in seen_ad_groups else "new" for i in test.ad_group_ids]
-        ),
+        "ad_age": np.where(np.isin(test.ad_groups, seen_ad_groups), "established", "new"),
     }
 
 
 def evaluate_on(
-    model: LightGBMPredictor, test: LoggedRows, seen_ad_groups: set[str]
+    model: LightGBMPredictor, test: LoggedRows, seen_ad_groups: np.ndarray
 ) -> dict[str, Any]:
     predicted = model.predict_rows(test.rows.X)
     report = evaluation.evaluate(
@@ -137,6 +180,7 @@ def evaluate_on(
 def train_and_register(
     db: Database,
     *,
+    logged: LoggedRows | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
     num_trees: int = 200,
@@ -146,22 +190,21 @@ def train_and_register(
 ) -> TrainingOutcome:
     """Train a challenger on the window, register it as a candidate with its evaluation,
     and activate it when ``auto_activate`` and it beats the active model (or, with none
-    active, the constant prior) on the same held-out rows."""
-    logged = logged_rows(db, since, until)
+    active, the constant prior) on the same held-out rows. ``logged`` (rows read from a
+    file, say) replaces the database's rows of ``[since, until)``."""
+    if logged is None:
+        logged = logged_rows(db, since, until)
     if len(logged) < MIN_ROWS or logged.rows.y.sum() == 0:
         raise ValueError(f"not enough logged impressions with clicks to train on ({len(logged)})")
     train_part, calibration_part, test = split_by_time(logged)
     if test.rows.y.sum() == 0 or calibration_part.rows.y.sum() == 0:
         raise ValueError("the calibration or test part has no click: log more traffic")
     model = fit(train_part.rows, calibration_part.rows, num_trees=num_trees, on_tree=on_tree)
-    seen = set(train_part.ad_group_ids)
+    seen = np.unique(train_part.ad_groups)
     prior = ConstantPredictor.fit(train_part.rows).pctr
     metrics: dict[str, Any] = {
         "rows": {"train": len(train_part), "calibration": len(calibration_part), "test": len(test)},
-        "test_window": {
-            "from": test.served_at[0].isoformat(),
-            "to": test.served_at[-1].isoformat(),
-        },
+        "test_window": {"from": test.first.isoformat(), "to": test.last.isoformat()},
         "model": evaluate_on(model, test, seen),
         "uncalibrated": evaluation.evaluate(test.rows.y, model.raw_rows(test.rows.X)),
         "prior": evaluation.evaluate(test.rows.y, np.full(len(test), prior)),
@@ -178,8 +221,8 @@ def train_and_register(
         model,
         metrics=metrics,
         training_rows=len(train_part),
-        trained_from=logged.served_at[0],
-        trained_to=logged.served_at[-1],
+        trained_from=logged.first,
+        trained_to=logged.last,
         created_by=created_by,
     )
     decision = _decide(metrics)

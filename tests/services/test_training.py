@@ -1,34 +1,17 @@
 """Training from the auction's logs: one feature definition, a split by time, calibration,
 evaluation against the prior and the active model, registration and activation."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
+import numpy as np
 import pytest
 from sqlalchemy import select
 
 from adsmanager.db.delivery import ServedAd
-from adsmanager.services import ctr_models, demo, training
+from adsmanager.services import ctr_models, training
 from adsmanager.vocabulary import ModelStatus
 from auction import features, simulator
-
-# Recent, so the delivery falls inside the serving history's trailing window.
-START = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=2)
-
-
-@pytest.fixture
-def logged(db, serving):
-    """A small simulated market and a simulated day of traffic through the real auction."""
-    demo.seed_market(db, simulator.make_market(6, 3, seed=4, now=START))
-    serving.snapshots.refresh()
-    half = timedelta(hours=10)
-    demo.simulate_traffic(db, serving, requests=350, users=200, seed=4, start=START, duration=half)
-    # The second half is served with the click-through history of the first.
-    serving.history.refresh()
-    demo.simulate_traffic(
-        db, serving, requests=350, users=200, seed=5, start=START + half, duration=half
-    )
-    serving.logs.flush()
-    return training.logged_rows(db)
+from tests.services.conftest import START
 
 
 def test_a_logged_impression_has_the_features_the_model_scores(db, serving, logged):
@@ -52,8 +35,9 @@ def test_a_logged_impression_has_the_features_the_model_scores(db, serving, logg
 def test_the_split_follows_time_so_nothing_from_the_future_trains(logged):
     train, calibration, test = training.split_by_time(logged)
     assert len(train) + len(calibration) + len(test) == len(logged)
-    assert max(train.served_at) <= min(calibration.served_at)
-    assert max(calibration.served_at) <= min(test.served_at)
+    assert train.served_at.max() <= calibration.served_at.min()
+    assert calibration.served_at.max() <= test.served_at.min()
+    assert (np.diff(logged.served_at) >= np.timedelta64(0)).all()
     assert len(train) > len(calibration) > 0 and len(test) > 0
 
 
@@ -62,7 +46,7 @@ def test_a_window_selects_only_its_rows(db, logged):
     early = training.logged_rows(db, until=middle)
     late = training.logged_rows(db, since=middle)
     assert len(early) + len(late) == len(logged)
-    assert max(early.served_at) < middle <= min(late.served_at)
+    assert early.last < middle <= late.first
 
 
 def test_training_registers_an_evaluated_model_and_activates_it_only_if_better(db, logged):
