@@ -234,16 +234,24 @@ def model() -> None:
     show_default=True,
     help="Activate the new model if it beats the active one on the same held-out rows.",
 )
-def train_model(trees: int, since, until, activate: bool) -> None:
+@click.option(
+    "--from-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Train on a CSV or Parquet file of rows (see README) instead of the logs.",
+)
+def train_model(trees: int, since, until, activate: bool, from_file: Path | None) -> None:
     """Train LightGBM on logged impressions and clicks, calibrate it, evaluate it on the
     newest rows, and register it."""
     from adsmanager.services import training
 
     db = Database(_settings().database_url)
+    logged = _read_training_file(from_file) if from_file else None
     with click.progressbar(length=trees, label="training trees") as bar:
         try:
             outcome = training.train_and_register(
                 db,
+                logged=logged,
                 since=_utc(since),
                 until=_utc(until),
                 num_trees=trees,
@@ -255,6 +263,35 @@ def train_model(trees: int, since, until, activate: bool) -> None:
             raise click.ClickException(str(error)) from None
     _echo_model(db, outcome.model_id)
     click.echo(f"{outcome.decision}; status {outcome.status}")
+
+
+def _read_training_file(path: Path):
+    from adsmanager.services import training_files
+
+    with click.progressbar(length=0, label=f"reading {path.name}", show_pos=True) as bar:
+        try:
+            return training_files.read_rows(path, on_rows=bar.update)
+        except ValueError as error:
+            raise click.ClickException(str(error)) from None
+
+
+@model.command("export")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--since", type=click.DateTime(), default=None, help="Window start (UTC).")
+@click.option("--until", type=click.DateTime(), default=None, help="Window end (UTC).")
+def export_training_rows(path: Path, since, until) -> None:
+    """Write the logged training rows to PATH (.csv or .parquet)."""
+    from adsmanager.services import training_files
+
+    db = Database(_settings().database_url)
+    with click.progressbar(length=0, label=f"writing {path.name}", show_pos=True) as bar:
+        try:
+            count = training_files.export_rows(
+                db, path, since=_utc(since), until=_utc(until), on_rows=bar.update
+            )
+        except ValueError as error:
+            raise click.ClickException(str(error)) from None
+    click.echo(f"{count} rows written to {path}")
 
 
 @model.command("list")
@@ -290,6 +327,42 @@ def activate_model(model_id: str) -> None:
     except ServiceError as error:
         raise click.ClickException(error.message) from None
     click.echo(f"{record.id} ({record.version}) is active")
+
+
+@model.command("replay")
+@click.argument("model_id")
+@click.option("--since", type=click.DateTime(), default=None, help="Window start (UTC).")
+@click.option("--until", type=click.DateTime(), default=None, help="Window end (UTC).")
+def replay_model(model_id: str, since, until) -> None:
+    """Replay logged auctions with MODEL_ID and with the active model: expected revenue and
+    clicks of each."""
+    from adsmanager.services import replay
+    from auction.types import ReservePrices
+
+    settings = _settings()
+    try:
+        report = replay.replay_model(
+            Database(settings.database_url),
+            model_id,
+            ReservePrices(settings.reserve_cpm_micros, settings.reserve_cpc_micros),
+            since=_utc(since),
+            until=_utc(until),
+        )
+    except ServiceError as error:
+        raise click.ClickException(error.message) from None
+    click.echo(
+        f"{report['auctions']} logged auctions, {report['changed_auctions']} with other "
+        f"winners or prices"
+    )
+    for name in ("active", "candidate"):
+        outcome = report[name]
+        click.echo(
+            f"  {name:9s} revenue {outcome['revenue_micros'] / 1e6:12.2f}  "
+            f"clicks {outcome['clicks']:10.1f}  impressions {outcome['impressions']}"
+        )
+    for label, key in (("revenue", "revenue_change"), ("clicks", "clicks_change")):
+        change = report[key]
+        click.echo(f"  {label} change: " + ("n/a" if change is None else f"{change:+.2%}"))
 
 
 @model.command("report")

@@ -17,7 +17,7 @@ from auction.exploration import bid_to_explore, is_exploration_page, run_with_ex
 from auction.history import EMPTY_HISTORY, CtrHistory
 from auction.insertion import blend, slots_for
 from auction.market import Market
-from auction.pricing import ecpm_micros, run_auction
+from auction.pricing import Slot, ecpm_micros, run_auction
 from auction.types import (
     Ad,
     AdGroup,
@@ -97,6 +97,10 @@ class Outcome:
     skipped: dict[str, int] = field(default_factory=dict)
     # The ad group given the exploration slot, if this page explored.
     explored: str | None = None
+    # The page's slots, and the scored ad groups in the order of ``candidates``: what a
+    # replay of this auction needs besides the feature vectors.
+    slots: list[Slot] = field(default_factory=list)
+    scored: list[AdGroup] = field(default_factory=list)
 
 
 def _tie_breaker(request_id: str, ad_group_id: str) -> int:
@@ -252,6 +256,9 @@ def run(
             "pctr": bid.pctr,
             "ecpm_micros": ecpm_micros(bid),
             "price_micros": prices.get(bid.ad_group_id, 0),
+            "tie_breaker": bid.tie_breaker,
+            "excluded_creators": sorted(bid.excluded_creators),
+            "excluded_categories": sorted(bid.excluded_categories),
         }
         for bid in bids
     ]
@@ -262,4 +269,6 @@ def run(
         candidates,
         skipped,
         explored.ad_group_id if explored else None,
+        slots,
+        chosen,
     )

@@ -173,3 +173,21 @@ def test_train_without_activation_registers_a_candidate(run, db):
     [record] = ctr_models.list_models(db, page_size=10, page_token=None).items
     assert record.status == "candidate"
     assert ctr_models.active_version(db) is None
+
+
+def test_export_rows_and_train_from_the_file(run, db, tmp_path):
+    from adsmanager.services import ctr_models
+
+    run("simulate", "market", "--advertisers", "4", "--ad-groups-per-advertiser", "2")
+    run("simulate", "traffic", "--requests", "600", "--users", "200")
+    path = tmp_path / "rows.parquet"
+    result = run("model", "export", str(path))
+    assert result.exit_code == 0 and re.search(r"^\d+ rows written to", result.output, re.M)
+    result = run("model", "train", "--trees", "20", "--no-activate", "--from-file", str(path))
+    assert result.exit_code == 0, result.output
+    [record] = ctr_models.list_models(db, page_size=10, page_token=None).items
+    assert record.training_rows > 0
+    broken = tmp_path / "broken.csv"
+    broken.write_text("a,b\n1,2\n")
+    result = run("model", "train", "--from-file", str(broken))
+    assert result.exit_code != 0 and "the columns must be served_at" in result.output

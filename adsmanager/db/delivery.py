@@ -88,7 +88,10 @@ class AuctionLog(Base):
     )
     # Not unique: a feed service may retry a request with the same id.
     request_id: Mapped[str] = mapped_column(String(128), index=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     model_version: Mapped[str] = mapped_column(String(64))
     user: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
     candidates: Mapped[list[dict[str, Any]]] = mapped_column(JSONDocument)
+    # The page's ad slots (position, neighbouring creators and categories): with each
+    # candidate's feature vector, what a replay with another model needs.
+    slots: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONDocument)

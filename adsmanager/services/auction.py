@@ -17,7 +17,7 @@ from adsmanager.db.models import CREATIVE_FIELDS
 from adsmanager.services.errors import invalid
 from adsmanager.serving.runtime import Serving
 from auction import engine
-from auction.features import vectorize
+from auction.features import matrix, vectorize
 from auction.history import CtrHistory
 from auction.insertion import AdLoadOutOfRange, apply_overrides
 from auction.tokens import CLICK, IMPRESSION, TrackedEvent
@@ -110,6 +110,14 @@ def _log(
             },
         )
     if outcome.candidates and random.random() < serving.settings.auction_log_sample_rate:
+        # Each candidate with the vector it was scored on (at the first slot), for replays.
+        scored = matrix(
+            request.user,
+            outcome.scored,
+            [outcome.slots[0].position] * len(outcome.scored),
+            request.now,
+            history,
+        )
         serving.logs.put(
             AuctionLog,
             {
@@ -117,7 +125,20 @@ def _log(
                 "at": request.now,
                 "model_version": outcome.model_version,
                 "user": {**asdict(request.user), "interests": sorted(request.user.interests)},
-                "candidates": outcome.candidates,
+                "candidates": [
+                    {**candidate, "features": row}
+                    for candidate, row in zip(outcome.candidates, scored.tolist(), strict=True)
+                ],
+                "slots": [
+                    {
+                        "position": slot.position,
+                        "neighbours": [
+                            {"creator_id": item.creator_id, "category": item.category}
+                            for item in slot.neighbours
+                        ],
+                    }
+                    for slot in outcome.slots
+                ],
             },
         )
 

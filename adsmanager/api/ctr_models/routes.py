@@ -1,12 +1,18 @@
-from flask import Response
+from flask import Response, current_app
 from flask.views import MethodView
 
 from adsmanager.api.auth import actor
 from adsmanager.api.common import Blueprint, database, page_of
-from adsmanager.api.ctr_models.schemas import CtrModelListArgs, CtrModelSchema
-from adsmanager.services import ctr_models
+from adsmanager.api.ctr_models.schemas import (
+    CtrModelListArgs,
+    CtrModelSchema,
+    ReplayArgs,
+    ReplaySchema,
+)
+from adsmanager.services import ctr_models, replay
 from adsmanager.services.model_reports import reliability_png
 from adsmanager.vocabulary import Role
+from auction.types import ReservePrices
 
 blp = Blueprint(
     "ctr_models",
@@ -44,6 +50,21 @@ class ActivateCtrModel(MethodView):
         """Serve this version: every worker swaps it in within seconds, the active one is
         retired. 409 if the artifact cannot be loaded (e.g. another feature spec)."""
         return ctr_models.activate(database(), model_id, by=actor().id)
+
+
+@blp.route("/<model_id>/replay")
+class ReplayCtrModel(MethodView):
+    @blp.requires(Role.ADMIN)
+    @blp.arguments(ReplayArgs, location="query")
+    @blp.response(200, ReplaySchema)
+    @blp.alt_response(409, response="CONFLICT")
+    def get(self, args, model_id):
+        """Before activating: replay the sampled logged auctions of a window with this model
+        and with the active one, and compare expected revenue and clicks (both judged by this
+        model's pCTR). 409 when no model is active."""
+        settings = current_app.extensions["adsmanager.settings"]
+        reserves = ReservePrices(settings.reserve_cpm_micros, settings.reserve_cpc_micros)
+        return replay.replay_model(database(), model_id, reserves, **args)
 
 
 @blp.route("/<model_id>/reliability.png")

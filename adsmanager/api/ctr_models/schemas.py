@@ -1,6 +1,6 @@
 from marshmallow import fields
 
-from adsmanager.api.common import PageArgs, StrictSchema
+from adsmanager.api.common import PageArgs, StrictSchema, Timestamp
 from adsmanager.services.model_reports import staleness_seconds
 from adsmanager.vocabulary import ModelStatus
 
@@ -44,3 +44,28 @@ class CtrModelSchema(StrictSchema):
 
 class CtrModelListArgs(PageArgs):
     status = fields.Enum(ModelStatus, by_value=True, load_default=None)
+
+
+class ReplayArgs(StrictSchema):
+    since = Timestamp(load_default=None, metadata={"description": "Window start."})
+    until = Timestamp(load_default=None, metadata={"description": "Window end (excluded)."})
+
+
+class PolicyOutcomeSchema(StrictSchema):
+    revenue_micros = fields.Float(
+        required=True,
+        metadata={"description": "Expected, not charged: CPC prices times estimated clicks."},
+    )
+    clicks = fields.Float(required=True)
+    impressions = fields.Integer(required=True)
+
+
+class ReplaySchema(StrictSchema):
+    model_id = fields.String(required=True)
+    active_model_id = fields.String(required=True)
+    auctions = fields.Integer(required=True)
+    changed_auctions = fields.Integer(required=True)
+    active = fields.Nested(PolicyOutcomeSchema, required=True)
+    candidate = fields.Nested(PolicyOutcomeSchema, required=True)
+    revenue_change = fields.Float(allow_none=True, required=True)
+    clicks_change = fields.Float(allow_none=True, required=True)

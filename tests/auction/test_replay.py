@@ -1,0 +1,54 @@
+"""Replaying logged auctions with another model's pCTRs."""
+
+import numpy as np
+import pytest
+
+from auction.pricing import Slot
+from auction.replay import LoggedAuction, replay
+from auction.types import CPC, CPM, Bid, FeedItem, ReservePrices
+
+RESERVES = ReservePrices(cpm_micros=1_000_000, cpc_micros=10_000)
+SLOT = Slot(3, (FeedItem("v", "c", "comedy"),))
+
+
+def auction():
+    bids = (
+        Bid("cpm", "adv_a", CPM, 5_000_000, 0.01),
+        Bid("cpc", "adv_b", CPC, 400_000, 0.01),
+    )
+    # One feature per candidate: its row index, so scorers can tell them apart.
+    return LoggedAuction((SLOT,), bids, np.array([[0.0], [1.0]]))
+
+
+def by_row(cpm_pctr, cpc_pctr):
+    return lambda features: np.where(features[:, 0] == 0, cpm_pctr, cpc_pctr)
+
+
+def test_the_same_model_changes_nothing():
+    scorer = by_row(0.01, 0.01)
+    report = replay([auction()] * 3, scorer, scorer, scorer, RESERVES)
+    assert report.auctions == 3 and report.changed == 0
+    assert report.active == report.candidate
+    assert report.change("revenue_micros") == 0.0
+
+
+def test_a_model_that_rates_the_cpc_ad_higher_changes_the_winner_and_the_money():
+    active, candidate = by_row(0.01, 0.01), by_row(0.01, 0.02)
+    report = replay([auction()], active, candidate, candidate, RESERVES)
+    assert report.changed == 1
+    # Active: CPM 5,000,000 beats CPC 400,000 x 0.01 x 1000 = 4,000,000 and pays that, per
+    # mille: 4,000 micros for the impression.
+    assert report.active.revenue_micros == pytest.approx(4_000)
+    assert report.active.clicks == pytest.approx(0.01)  # the referee's pCTR of the CPM ad
+    # Candidate: CPC eCPM 8,000,000 wins, pays 5,000,000 / (0.02 x 1000) = 250,000 a click,
+    # and the referee expects 0.02 clicks: 5,000 micros.
+    assert report.candidate.revenue_micros == pytest.approx(5_000)
+    assert report.candidate.clicks == pytest.approx(0.02)
+    assert report.change("revenue_micros") == pytest.approx(0.25)
+
+
+def test_auctions_without_candidates_are_not_counted():
+    empty = LoggedAuction((SLOT,), (), np.zeros((0, 1)))
+    scorer = by_row(0.01, 0.01)
+    report = replay([empty], scorer, scorer, scorer, RESERVES)
+    assert report.auctions == 0 and report.change("clicks") is None
