@@ -14,8 +14,6 @@ from collections.abc import Mapping
 from typing import IO, Any
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from auction.ctr import auc, log_loss
 
@@ -113,6 +111,11 @@ def reliability_diagram(
     """A PNG at ``path`` (a file name or a binary file object): observed click rate against
     mean pCTR for each named curve of ``reliability_bins``, and the diagonal of perfect
     calibration."""
+    # Imported here: serving workers import this module for its metrics, and matplotlib
+    # would cost each of them tens of megabytes for a chart they never draw.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     # A bare Figure with the Agg canvas: no pyplot, so no global state and no display needed.
     figure = Figure(figsize=(6.4, 6.0), dpi=100)
     FigureCanvasAgg(figure)
