@@ -329,6 +329,25 @@ def activate_model(model_id: str) -> None:
     click.echo(f"{record.id} ({record.version}) is active")
 
 
+@model.command("evaluate")
+@click.argument("model_id")
+@click.option("--since", type=click.DateTime(), default=None, help="Window start (UTC).")
+@click.option("--until", type=click.DateTime(), default=None, help="Window end (UTC).")
+def evaluate_model(model_id: str, since, until) -> None:
+    """Evaluate MODEL_ID on the logged impressions of a window."""
+    from adsmanager.services import model_reports, training
+
+    db = Database(_settings().database_url)
+    try:
+        report = training.evaluate_registered(db, model_id, since=_utc(since), until=_utc(until))
+    except (ServiceError, ValueError) as error:
+        raise click.ClickException(getattr(error, "message", str(error))) from None
+    window = report["window"]
+    click.echo(f"{report['rows']} logged impressions from {window['from']} to {window['to']}")
+    for line in model_reports.report_lines(report):
+        click.echo(line)
+
+
 @model.command("replay")
 @click.argument("model_id")
 @click.option("--since", type=click.DateTime(), default=None, help="Window start (UTC).")

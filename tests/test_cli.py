@@ -160,6 +160,13 @@ def test_simulate_a_market_traffic_and_train_a_model(run, tmp_path, db):
     assert diagram.read_bytes().startswith(b"\x89PNG")
     result = run("model", "activate", record.id)
     assert f"{record.id} ({record.version}) is active" in result.output
+    result = run("model", "evaluate", record.id, "--since", "2000-01-01")
+    assert result.exit_code == 0, result.output
+    served = re.search(r"^(\d+) logged impressions from", result.output, re.M)
+    assert int(served.group(1)) == impressions
+    assert re.search(r"^  model +log loss [\d.]+ +NE", result.output, re.M)
+    result = run("model", "evaluate", record.id, "--until", "2000-01-01")
+    assert result.exit_code != 0 and "no logged impressions" in result.output
     assert ctr_models.active_version(db) == record.version
 
 

@@ -41,6 +41,12 @@ def summary_lines(record: CtrModel) -> list[str]:
         f"{record.training_rows} training rows, {metrics['rows']['test']} held-out rows",
         f"  newest training data {_age(staleness_seconds(record))} old",
     ]
+    return lines + report_lines(metrics)
+
+
+def report_lines(metrics: dict[str, Any]) -> list[str]:
+    """Headline metrics of each evaluated model, and the model's calibration by group."""
+    lines = []
     for key in ("model", "uncalibrated", "prior", "active"):
         if metrics.get(key):
             lines.append(f"  {key:13s} {_headline(metrics[key])}")

@@ -239,3 +239,28 @@ def _decide(metrics: dict[str, Any]) -> str:
         incumbent, name = metrics["prior"]["log_loss"], "the constant prior"
     verdict = "better than" if challenger < incumbent else "not better than"
     return f"{verdict} {name} on the held-out rows (log loss {challenger:.5f} vs {incumbent:.5f})"
+
+
+def evaluate_registered(
+    db: Database,
+    model_id: str,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> dict[str, Any]:
+    """A registered model's evaluation on the logged rows of a window (for example the
+    hours since it was activated), beside the constant prior at the window's own rate."""
+    record = ctr_models.get(db, model_id)
+    logged = logged_rows(db, since, until)
+    if len(logged) == 0 or logged.rows.y.sum() == 0:
+        raise ValueError(f"no logged impressions with clicks in the window ({len(logged)})")
+    model = ctr_models.load(record)
+    # New: an ad group with no impression up to the end of the model's training data.
+    before = logged.served_at <= np.datetime64(record.trained_to.replace(tzinfo=None))
+    report = evaluate_on(model, logged, np.unique(logged.ad_groups[before]))
+    return {
+        "rows": len(logged),
+        "window": {"from": logged.first.isoformat(), "to": logged.last.isoformat()},
+        "model": report,
+        "prior": evaluation.evaluate(logged.rows.y, np.full(len(logged), logged.rows.click_rate)),
+    }
