@@ -13,7 +13,7 @@ from typing import Protocol
 
 from auction.ctr import CtrPredictor
 from auction.eligibility import eligible
-from auction.exploration import bid_to_explore, is_exploration_page, run_with_exploration
+from auction.exploration import is_exploration_page, run_with_exploration
 from auction.history import EMPTY_HISTORY, CtrHistory
 from auction.insertion import blend, slots_for
 from auction.market import Market
@@ -225,15 +225,12 @@ def run(
         )
         for g, pctr in zip(chosen, pctrs, strict=True)
     ]
-    explored = None
     if exploring:
-        explored = bid_to_explore(
-            bids, slots[-1], history, config.reserves, config.new_ad_impressions
+        placements, explored = run_with_exploration(
+            bids, slots, config.reserves, history, config.new_ad_impressions
         )
-    if explored is not None:
-        placements = run_with_exploration(bids, slots, config.reserves, explored)
     else:
-        placements = run_auction(bids, slots, config.reserves)
+        placements, explored = run_auction(bids, slots, config.reserves), None
     blended = blend(request.feed, placements)
     winners = []
     items: list[FeedItem | Winner] = []

@@ -3,10 +3,10 @@
 A new ad group has no click history, so the model prices it at its advertiser's (or the
 platform's) rate and it may never win enough to earn a history of its own. On an exploration
 page (a fixed share of requests, chosen by a hash of the request id, so at most that share of
-all ad slots), the last slot goes to the eligible candidate with the fewest impressions below
-``new_ad_impressions``. It is kept out of the auction for the other slots, so it sets no one
-else's price, and it pays its reserve: exploration neither raises nor lowers what the other
-winners pay.
+all ad slots), the other slots are auctioned exactly as without exploration, and the last slot
+goes to the eligible candidate with the fewest impressions below ``new_ad_impressions`` among
+the advertisers that did not win. It pays its reserve, and what the other winners pay is what
+they would have paid anyway.
 """
 
 from __future__ import annotations
@@ -43,20 +43,34 @@ def bid_to_explore(
 
 
 def run_with_exploration(
-    bids: Sequence[Bid], slots: Sequence[Slot], reserves: ReservePrices, explored: Bid
-) -> list[Placement]:
-    """The GSP auction over all slots but the last among the other advertisers' bids, and
-    ``explored`` in the last slot at its reserve."""
-    others = [bid for bid in bids if bid.advertiser_id != explored.advertiser_id]
-    placements = run_auction(others, slots[:-1], reserves)
+    bids: Sequence[Bid],
+    slots: Sequence[Slot],
+    reserves: ReservePrices,
+    history: CtrHistory,
+    new_ad_impressions: int,
+) -> tuple[list[Placement], Bid | None]:
+    """The GSP auction over all slots but the last, exactly as without exploration (slots are
+    filled in page order, so the last one never affects the others), then the newest
+    eligible bid of an advertiser that did not win in the last slot, at its reserve. With no
+    such bid, the plain auction over every slot."""
+    placements = run_auction(bids, slots[:-1], reserves)
+    winners = {placement.bid.advertiser_id for placement in placements}
+    explored = bid_to_explore(
+        [bid for bid in bids if bid.advertiser_id not in winners],
+        slots[-1],
+        history,
+        reserves,
+        new_ad_impressions,
+    )
+    if explored is None:
+        return run_auction(bids, slots, reserves), None
     empty_before = len(slots) - 1 - len(placements)
-    last = slots[-1]
     placements.append(
         Placement(
             bid=explored,
-            position=last.position - empty_before,
+            position=slots[-1].position - empty_before,
             ecpm_micros=ecpm_micros(explored),
             price_micros=reserve_micros(explored, reserves),
         )
     )
-    return placements
+    return placements, explored

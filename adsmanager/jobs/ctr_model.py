@@ -9,12 +9,17 @@ from adsmanager.db.base import utcnow
 from adsmanager.db.database import Database
 from adsmanager.services import training
 
+CLICK_DELAY = timedelta(minutes=30)
+
 
 def retrain(db: Database, settings: Settings) -> str:
     """Retrain on a sliding window of logs; activation only if it beats the active model."""
+    now = utcnow()
     outcome = training.train_and_register(
         db,
-        since=utcnow() - timedelta(days=settings.retrain_days),
+        since=now - timedelta(days=settings.retrain_days),
+        # The newest impressions may still get their clicks: leave them for the next run.
+        until=now - CLICK_DELAY,
         num_trees=settings.retrain_trees,
         auto_activate=settings.auto_activate_models,
         created_by="scheduler",

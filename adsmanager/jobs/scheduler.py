@@ -36,7 +36,12 @@ _running: Scheduler | None = None
 
 def run_scheduled(name: str) -> None:
     scheduler = _running
-    if scheduler is None or not scheduler.holds_lease():
+    try:
+        holding = scheduler is not None and scheduler.holds_lease()
+    except Exception:
+        log.exception("skipped %s: the lease could not be checked", name)
+        return
+    if not holding:
         log.warning("skipped %s: this process does not hold the scheduler lease", name)
         return
     run = run_job(
@@ -70,15 +75,23 @@ class Scheduler:
         _running = self
         try:
             while not stop.is_set():
-                if self.holds_lease():
+                try:
+                    holding = self.holds_lease()
+                except Exception:  # the database is away: stand by, ask again later
+                    log.exception("scheduler %s could not reach the lease", self.holder)
+                    holding = False
+                if holding:
                     self._start()
                 else:
                     self._stop()
                 stop.wait(self.lease.total_seconds() / 3)
         finally:
             self._stop()
-            scheduling.release_lease(self.db, LEASE, self.holder)
             _running = None
+            try:
+                scheduling.release_lease(self.db, LEASE, self.holder)
+            except Exception:  # it expires on its own
+                log.exception("scheduler %s could not release the lease", self.holder)
 
     def _start(self) -> None:
         if self._aps is not None:

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from adsmanager.db.base import is_well_formed_id, new_id, utcnow
@@ -86,6 +87,16 @@ def activate(db: Database, model_id: str, *, by: str | None) -> CtrModel:
     """Make the model the one the auction serves; the previously active one is retired.
     A retired model can be activated again (a rollback). A model that cannot be loaded is
     refused, and the active one stays."""
+    try:
+        return _activate(db, model_id, by)
+    except IntegrityError:
+        # Another activation committed first: the unique index kept one model active.
+        raise Conflict(
+            "activation_conflict", "Another model was activated at the same time; try again."
+        ) from None
+
+
+def _activate(db: Database, model_id: str, by: str | None) -> CtrModel:
     with db.transaction() as session:
         record = _find(session, model_id)
         if record.status is ModelStatus.ACTIVE:

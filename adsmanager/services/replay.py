@@ -23,7 +23,7 @@ def logged_auctions(
     db: Database, since: datetime | None, until: datetime | None
 ) -> list[LoggedAuction]:
     """The sampled auctions of the window that carry what a replay needs (slots, and feature
-    vectors of the current feature spec)."""
+    vectors as wide as the current feature spec's)."""
     statement = select(AuctionLog).where(AuctionLog.slots.is_not(None)).order_by(AuctionLog.id)
     if since is not None:
         statement = statement.where(AuctionLog.at >= since)
@@ -76,11 +76,14 @@ def replay_model(
 ) -> dict[str, Any]:
     """Expected revenue, clicks and impressions of the logged auctions with the active model
     and with ``model_id``, both judged by ``model_id``'s pCTR."""
-    candidate = ctr_models.load(ctr_models.get(db, model_id))
+    candidate_record = ctr_models.get(db, model_id)
     active_record = ctr_models.active(db)
     if active_record is None:
         raise Conflict("no_active_model", "There is no active model to compare with.")
-    active = ctr_models.load(active_record)
+    try:
+        candidate, active = ctr_models.load(candidate_record), ctr_models.load(active_record)
+    except ValueError as error:
+        raise Conflict("model_unusable", f"A model cannot be loaded: {error}") from None
     report = replay(
         logged_auctions(db, since, until),
         active.predict_rows,

@@ -19,6 +19,7 @@ from sqlalchemy import and_, exists, select
 from adsmanager.db.database import Database
 from adsmanager.db.delivery import AdEvent, ServedAd
 from adsmanager.services import ctr_models
+from adsmanager.services.errors import Conflict
 from adsmanager.vocabulary import ModelStatus
 from auction import evaluation
 from auction.calibration import fit_calibration
@@ -149,7 +150,8 @@ def fit(
     num_trees: int,
     on_tree: Callable[[int], None] | None = None,
 ) -> LightGBMPredictor:
-    """Trees on the first part, isotonic calibration of their output on the second."""
+    """Trees on the first part, a calibration of their output on the second (isotonic, or
+    Platt scaling when it holds few clicks)."""
     trees = train(train_part, num_trees=num_trees, on_iteration=on_tree)
     calibration = fit_calibration(trees.raw_rows(calibration_part.X), calibration_part.y)
     return trees.calibrated(calibration)
@@ -221,8 +223,9 @@ def train_and_register(
         model,
         metrics=metrics,
         training_rows=len(train_part),
+        # The newest row it learned from (trees or calibration); the test rows come after.
         trained_from=logged.first,
-        trained_to=logged.last,
+        trained_to=calibration_part.last,
         created_by=created_by,
     )
     decision = _decide(metrics)
@@ -254,10 +257,15 @@ def evaluate_registered(
     logged = logged_rows(db, since, until)
     if len(logged) == 0 or logged.rows.y.sum() == 0:
         raise ValueError(f"no logged impressions with clicks in the window ({len(logged)})")
-    model = ctr_models.load(record)
-    # New: an ad group with no impression up to the end of the model's training data.
-    before = logged.served_at <= np.datetime64(record.trained_to.replace(tzinfo=None))
-    report = evaluate_on(model, logged, np.unique(logged.ad_groups[before]))
+    try:
+        model = ctr_models.load(record)
+    except ValueError as error:
+        raise Conflict("model_unusable", f"This model cannot be loaded: {error}") from None
+    predicted = model.predict_rows(logged.rows.X)
+    groups = _groups(logged, np.empty(0, dtype=np.int64))
+    del groups["ad_age"]  # which ad groups the model saw is not known from this window alone
+    report = evaluation.evaluate(logged.rows.y, predicted, groups=groups)
+    report["version"] = model.version
     return {
         "rows": len(logged),
         "window": {"from": logged.first.isoformat(), "to": logged.last.isoformat()},

@@ -62,7 +62,12 @@ def load_predictor(settings: Settings) -> CtrPredictor:
     if not path.exists():
         log.warning("no CTR model at %s: pricing with a constant pCTR of %s", path, PRIOR_CTR)
         return ConstantPredictor(PRIOR_CTR, version="prior")
-    return LightGBMPredictor.from_artifact(path.read_text())
+    try:
+        return LightGBMPredictor.from_artifact(path.read_text())
+    except ValueError as error:
+        # A file left from an older feature spec must not take the auction down.
+        log.error("refused the CTR model at %s (%s): pricing with %s", path, error, PRIOR_CTR)
+        return ConstantPredictor(PRIOR_CTR, version="prior")
 
 
 class Serving:

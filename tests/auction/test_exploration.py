@@ -50,48 +50,67 @@ def test_a_new_bid_below_its_reserve_or_unsafe_next_to_the_slot_is_not_explored(
     assert bid_to_explore([unsafe], slot(5, CLEAN), ESTABLISHED, RESERVES, 1000) == unsafe
 
 
-def test_the_explored_ad_pays_its_reserve_and_leaves_other_prices_alone():
+def test_the_other_slots_are_auctioned_as_without_exploration():
     bids = [
         cpm("old1", 9_000_000, "adv_a"),
         cpc("old2", 400_000, 0.02, "adv_b"),
-        cpm("other", 3_000_000, "adv_c"),
-        cpm("new1", 8_000_000, "adv_d"),
+        cpm("other", 3_000_000, "adv_c"),  # new, and not a winner: explored
+        cpm("new1", 8_000_000, "adv_d"),  # new, but it wins the second slot outright
     ]
     slots = [slot(3, CLEAN), slot(8, CLEAN), slot(13, CLEAN)]
-    explored = bids[-1]
-    placements = run_with_exploration(bids, slots, RESERVES, explored)
-    without = run_auction(bids[:-1], slots[:-1], RESERVES)
-    assert placements[:-1] == without  # the same winners at the same prices
+    placements, explored = run_with_exploration(bids, slots, RESERVES, ESTABLISHED, 1000)
+    plain = run_auction(bids, slots, RESERVES)
+    assert placements[:2] == plain[:2]  # the same winners at the same prices
+    assert [p.bid.ad_group_id for p in plain] == ["old1", "new1", "old2"]
+    assert explored.ad_group_id == "other"
     last = placements[-1]
     assert last.bid == explored and last.position == 13
-    assert last.price_micros == RESERVES.cpm_micros  # not the 8,000,000 it bid
+    assert last.price_micros == RESERVES.cpm_micros
 
 
-def test_the_explored_advertisers_other_bids_sit_out_and_empty_slots_shift_it_up():
+def test_without_a_new_bid_of_another_advertiser_the_page_is_a_plain_auction():
     bids = [cpm("old1", 9_000_000, "adv_d"), cpm("new1", 2_000_000, "adv_d")]
-    placements = run_with_exploration(bids, [slot(3, CLEAN), slot(8, CLEAN)], RESERVES, bids[1])
-    # adv_d's other ad group may not take the first slot (one ad per advertiser), so it stays
-    # empty and the explored ad moves up one place in the blended feed.
+    slots = [slot(3, CLEAN), slot(8, CLEAN)]
+    placements, explored = run_with_exploration(bids, slots, RESERVES, ESTABLISHED, 1000)
+    assert explored is None
+    assert placements == run_auction(bids, slots, RESERVES)
+
+
+def test_an_empty_slot_before_it_moves_the_explored_ad_up():
+    news = frozenset({"news"})
+    bids = [
+        cpm("old1", 9_000_000, "adv_a", excluded_categories=news),
+        cpm("new1", 2_000_000, "adv_b", excluded_categories=news),
+    ]
+    slots = [slot(3, RISKY), slot(8, CLEAN)]
+    placements, explored = run_with_exploration(bids, slots, RESERVES, ESTABLISHED, 1000)
+    # Nobody may sit next to the news video, so the first slot stays empty and the explored
+    # ad sits one place earlier in the blended feed.
+    assert explored.ad_group_id == "new1"
     assert [(p.bid.ad_group_id, p.position) for p in placements] == [("new1", 7)]
 
 
 def test_the_engine_explores_only_on_exploration_pages():
-    groups = [group("old1", "adv_a", 9_000_000), group("new1", "adv_b", 2_000_000)]
+    groups = [
+        group("old1", "adv_a", 9_000_000),
+        group("old2", "adv_c", 5_000_000),
+        group("new1", "adv_b", 2_000_000),
+    ]
     market = Market(groups, 0.02)
     predictor = ConstantPredictor(0.02, "c")
-    always = replace(CONFIG, exploration_share=1.0)
     request = engine.Request("req", User("u"), FEED, NOW)
+    never = replace(CONFIG, exploration_share=0.0)
+    plain = engine.run(request, market, predictor, Counters(), never, ESTABLISHED)
+    assert plain.explored is None
+    assert [w.ad_group.ad_group_id for w in plain.winners] == ["old1", "old2"]
+    always = replace(CONFIG, exploration_share=1.0)
     outcome = engine.run(request, market, predictor, Counters(), always, ESTABLISHED)
     assert outcome.explored == "new1"
-    assert [(w.ad_group.ad_group_id, w.placement.price_micros) for w in outcome.winners] == [
-        ("old1", CONFIG.reserves.cpm_micros),  # alone in the regular auction: the reserve
+    explored_prices = [(w.ad_group.ad_group_id, w.placement.price_micros) for w in outcome.winners]
+    assert explored_prices == [
+        ("old1", plain.winners[0].placement.price_micros),  # 5,000,000 either way
         ("new1", CONFIG.reserves.cpm_micros),
     ]
-    never = replace(CONFIG, exploration_share=0.0)
-    outcome = engine.run(request, market, predictor, Counters(), never, ESTABLISHED)
-    assert outcome.explored is None
-    assert [w.ad_group.ad_group_id for w in outcome.winners] == ["old1", "new1"]
-    assert outcome.winners[0].placement.price_micros == 2_000_000  # priced by new1's bid
 
 
 def test_a_new_ad_group_beyond_the_first_stage_is_found_for_exploration():

@@ -48,3 +48,19 @@ def test_a_candidate_is_replayed_against_the_active_model(admin, db, every_aucti
         f"/v1/models/{second.model_id}/replay", query_string={"until": "2001-01-01T00:00:00Z"}
     ).json
     assert empty["auctions"] == 0 and empty["revenue_change"] is None
+
+
+def test_a_model_that_cannot_load_is_a_409_not_a_500(admin, db):
+    from sqlalchemy import update
+
+    from adsmanager.db.ctr_models import CtrModel
+    from tests.model_builders import register
+
+    good, broken = register(db, seed=1), register(db, seed=2)
+    ctr_models.activate(db, good.id, by="test")
+    with db.transaction() as session:
+        session.execute(
+            update(CtrModel).where(CtrModel.id == broken.id).values(artifact="not a model")
+        )
+    response = admin.get(f"/v1/models/{broken.id}/replay")
+    assert response.status_code == 409 and response.json["code"] == "model_unusable"

@@ -70,3 +70,16 @@ def test_an_activation_reaches_a_polling_worker_within_seconds(db):
     while holder.current().version != second.version and time.monotonic() < deadline:
         time.sleep(0.05)
     assert holder.current().version == second.version
+
+
+def test_a_model_file_the_server_cannot_use_falls_back_to_the_prior(app, tmp_path, caplog):
+    from dataclasses import replace as with_
+
+    from adsmanager.serving.runtime import load_predictor
+
+    stale = tmp_path / "ctr_model.txt"
+    stale.write_text('{"format": "adsmanager-ctr-model/1", "feature_spec_hash": "old"}')
+    settings = with_(app.extensions["adsmanager.settings"], model_path=str(stale))
+    with caplog.at_level(logging.ERROR):
+        assert load_predictor(settings).version == "prior"
+    assert "refused the CTR model" in caplog.text
