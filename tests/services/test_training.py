@@ -72,3 +72,38 @@ def test_training_registers_an_evaluated_model_and_activates_it_only_if_better(d
 def test_too_few_rows_is_a_clear_error(db):
     with pytest.raises(ValueError, match="not enough logged impressions"):
         training.train_and_register(db)
+
+
+def _simulated_logged(seed: int, impressions: int = 30_000) -> training.LoggedRows:
+    """Simulated impressions as logged rows: enough clicks that a model beats the prior."""
+    users = simulator.make_users(2_000, seed=seed)
+    market = simulator.make_market(20, 5, seed=seed, now=START)
+    records = simulator.simulate_impressions(users, market, impressions, seed=seed, now=START)
+    rows = simulator.training_rows(records)
+    return training.logged_rows_from(
+        [
+            (
+                rows.X,
+                rows.y.astype(np.int8),
+                np.array([r.at.replace(tzinfo=None) for r in records], "datetime64[us]"),
+                [r.ad_group.ad_group_id for r in records],
+            )
+        ]
+    )
+
+
+def test_a_challenger_replaces_the_active_model_only_when_it_is_better(db):
+    logged = _simulated_logged(seed=8)
+    first = training.train_and_register(db, logged=logged, num_trees=60)
+    assert first.status is ModelStatus.ACTIVE
+    assert first.decision.startswith("better than the constant prior")
+    # One tree barely moves from the prior: worse than the active model on the same rows.
+    weak = training.train_and_register(db, logged=logged, num_trees=1)
+    assert weak.status is ModelStatus.CANDIDATE
+    assert weak.decision.startswith(f"not better than active {first.version}")
+    assert weak.metrics["active"]["version"] == first.version
+    assert ctr_models.active_version(db) == first.version
+    # With activation off, even a better model waits for a person.
+    manual = training.train_and_register(db, logged=logged, num_trees=120, auto_activate=False)
+    assert manual.status is ModelStatus.CANDIDATE
+    assert ctr_models.active_version(db) == first.version
