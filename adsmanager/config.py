@@ -7,6 +7,7 @@ generated secret key that survives restarts and is shared by all workers.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from dataclasses import dataclass, field, fields, replace
@@ -40,9 +41,8 @@ def _persistent_secret_key() -> str:
         with os.fdopen(fd, "w") as handle:
             handle.write(secrets.token_urlsafe(48))
         try:
-            os.link(draft, path)
-        except FileExistsError:
-            pass
+            with contextlib.suppress(FileExistsError):  # another process linked first: use it
+                os.link(draft, path)
         finally:
             draft.unlink()
     return path.read_text().strip()
