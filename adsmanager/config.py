@@ -64,6 +64,16 @@ _TYPED_SETTINGS = {
     "retrain_days": int,
     "retrain_trees": int,
     "auto_activate_models": lambda raw: raw.lower() in ("1", "true", "yes", "on"),
+    "balance_refresh_seconds": float,
+    "min_top_up_micros": int,
+    "max_top_up_micros": int,
+}
+# Stripe's own names, as its documentation and dashboards use them.
+_STRIPE_SETTINGS = {
+    "stripe_api_key": "STRIPE_API_KEY",
+    "stripe_api_base": "STRIPE_API_BASE",
+    "stripe_publishable_key": "STRIPE_PUBLISHABLE_KEY",
+    "stripe_webhook_secret": "STRIPE_WEBHOOK_SECRET",
 }
 
 
@@ -106,6 +116,18 @@ class Settings:
     # The model served while the registry has no active one: a model artifact or LightGBM
     # model file; None: instance/ctr_model.txt if present, else a constant prior.
     model_path: str | None = None
+    # How often each worker re-reads advertisers' balances less their unposted spend; an
+    # advertiser whose money runs out stops serving within about this long.
+    balance_refresh_seconds: float = 1.0
+    # Top-up limits, in micros of the advertiser's currency.
+    min_top_up_micros: int = 1_000_000
+    max_top_up_micros: int = 1_000_000_000_000
+    # Stripe: without an API key, top-ups and refunds answer 503 and everything else works.
+    # The API base points the SDK at another server (localstripe in the tests).
+    stripe_api_key: str | None = None
+    stripe_api_base: str | None = None
+    stripe_publishable_key: str | None = None
+    stripe_webhook_secret: str | None = None
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
@@ -115,6 +137,8 @@ class Settings:
             "secret_key": env.get(f"{ENV_PREFIX}SECRET_KEY", ""),
             "log_level": env.get(f"{ENV_PREFIX}LOG_LEVEL", "INFO").upper(),
         }
+        for name, variable in _STRIPE_SETTINGS.items():
+            values[name] = env.get(variable) or None
         for name, kind in _TYPED_SETTINGS.items():
             raw = env.get(f"{ENV_PREFIX}{name.upper()}")
             if raw:

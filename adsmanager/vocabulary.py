@@ -99,3 +99,10 @@ TARGETING_FIELDS = (
     "excluded_categories",
     "excluded_creators",
 )
+
+
+class TopUpStatus(StrEnum):
+    PENDING = "PENDING"  # waiting for the client to confirm the payment with Stripe
+    SUCCEEDED = "SUCCEEDED"  # Stripe's webhook confirmed it; the balance was credited
+    FAILED = "FAILED"
+    CANCELED = "CANCELED"

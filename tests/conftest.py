@@ -20,6 +20,7 @@ from adsmanager.db import Database, metadata, migrate
 from adsmanager.services import api_keys
 from adsmanager.vocabulary import Role
 from tests.factories import ApiClient, create_advertiser, make_ad, make_ad_group, make_campaign
+from tests.stripe_server import StripeServer
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -65,10 +66,36 @@ def database_url(tmp_path_factory) -> str:
     return url
 
 
+WEBHOOK_SECRET = "whsec_adsmanager_tests"
+
+
 @pytest.fixture(scope="session")
-def app(database_url, tmp_path_factory):
+def stripe_server() -> Iterator[StripeServer]:
+    """localstripe on a free port for the session: the app's Stripe."""
+    server = StripeServer()
+    yield server
+    server.stop()
+
+
+def stripe_settings(server: StripeServer) -> dict[str, str]:
+    return {
+        "stripe_api_key": server.api_key,
+        "stripe_api_base": server.url,
+        "stripe_publishable_key": server.publishable_key,
+        "stripe_webhook_secret": WEBHOOK_SECRET,
+    }
+
+
+@pytest.fixture(scope="session")
+def app(database_url, stripe_server, tmp_path_factory):
     os.environ.setdefault("ADSMANAGER_INSTANCE_PATH", str(tmp_path_factory.mktemp("instance")))
-    return create_app({"database_url": database_url, "secret_key": "test-secret"})
+    return create_app(
+        {
+            "database_url": database_url,
+            "secret_key": "test-secret",
+            **stripe_settings(stripe_server),
+        }
+    )
 
 
 @pytest.fixture(scope="session")
@@ -83,9 +110,33 @@ def _empty_tables(request) -> Iterator[None]:
     database = request.getfixturevalue("db") if uses_database else None
     yield
     if database is not None:
-        with database.transaction() as session:
-            for table in reversed(metadata.sorted_tables):
-                session.execute(table.delete())
+        empty_all_tables(database)
+
+
+APPEND_ONLY = ("journal_entries", "ledger_postings")
+
+
+def empty_all_tables(database: Database) -> None:
+    """DELETE everything. The ledger's tables refuse DELETE (triggers), so PostgreSQL
+    truncates them (row triggers do not fire) and SQLite lifts its triggers for the
+    transaction that empties them."""
+    with database.transaction() as session:
+        postgres = database.dialect == "postgresql"
+        triggers = []
+        if not postgres:
+            triggers = session.execute(
+                text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")
+            ).all()
+            for name, _ in triggers:
+                session.execute(text(f'DROP TRIGGER "{name}"'))
+        for table in reversed(metadata.sorted_tables):
+            if postgres and table.name in APPEND_ONLY:
+                continue
+            session.execute(table.delete())
+        if postgres:
+            session.execute(text(f"TRUNCATE {', '.join(APPEND_ONLY)} CASCADE"))
+        for _, sql in triggers:
+            session.execute(text(sql))
 
 
 @pytest.fixture
@@ -100,6 +151,7 @@ def serving(app, db):
         app.extensions["adsmanager.settings"],
         snapshot_refresh_seconds=0,
         history_refresh_seconds=0,
+        balance_refresh_seconds=0,
     )
     runtime = Serving(settings, db)
     app.extensions["adsmanager.serving"] = runtime

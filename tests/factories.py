@@ -36,15 +36,33 @@ class ApiClient:
         return ApiClient(self._client, key)
 
 
+# What a test advertiser is given to spend (an admin credit), unless a test says otherwise.
+TEST_FUNDS_MICROS = 10_000_000_000
+
+
 def create_advertiser(
-    admin: ApiClient, name: str = "Acme", currency: str = "USD", timezone: str = "America/New_York"
+    admin: ApiClient,
+    name: str = "Acme",
+    currency: str = "USD",
+    timezone: str = "America/New_York",
+    funds_micros: int = TEST_FUNDS_MICROS,
 ) -> tuple[dict, ApiClient]:
     response = admin.post(
         "/v1/advertisers", json={"name": name, "currency": currency, "timezone": timezone}
     )
     assert response.status_code == 201, response.json
     body = response.json
+    if funds_micros:
+        credit(admin, body["id"], funds_micros)
     return body, admin.as_key(body["api_key"]["key"])
+
+
+def credit(admin: ApiClient, advertiser_id: str, micros: int, reason: str = "test funds") -> dict:
+    response = admin.post(
+        f"/v1/advertisers/{advertiser_id}/credits", json={"amount_micros": micros, "reason": reason}
+    )
+    assert response.status_code == 201, response.json
+    return response.json
 
 
 CAMPAIGN = {

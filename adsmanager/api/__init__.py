@@ -17,7 +17,10 @@ from adsmanager.api.auth import SECURITY_SCHEME
 from adsmanager.api.campaigns.routes import blp as campaigns
 from adsmanager.api.ctr_models.routes import blp as ctr_models
 from adsmanager.api.events.routes import blp as events
+from adsmanager.api.funding.routes import blp as funding
+from adsmanager.api.ledger.routes import blp as ledger
 from adsmanager.api.reports.routes import blp as reports
+from adsmanager.api.webhooks.routes import blp as webhooks
 
 BLUEPRINTS = (
     advertisers,
@@ -29,6 +32,9 @@ BLUEPRINTS = (
     events,
     reports,
     ctr_models,
+    funding,
+    webhooks,
+    ledger,
 )
 DOCS_ASSETS = "/docs/assets/"
 

@@ -10,12 +10,15 @@ from functools import cache
 
 import flask_smorest
 import marshmallow as ma
-from flask import current_app
+from flask import current_app, request
 from marshmallow import fields, validate
 from webargs.flaskparser import FlaskParser
 
 from adsmanager.api.auth import requires
+from adsmanager.config import Settings
 from adsmanager.db.database import Database
+from adsmanager.services.errors import invalid
+from adsmanager.services.funding import make_gateway
 from adsmanager.services.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from adsmanager.serving.runtime import Serving
 from adsmanager.vocabulary import Role
@@ -162,3 +165,34 @@ def serving() -> Serving:
                     extensions["adsmanager.settings"], extensions["adsmanager.db"]
                 )
     return extensions["adsmanager.serving"]
+
+
+IDEMPOTENCY_HEADER = {
+    "in": "header",
+    "name": "Idempotency-Key",
+    "required": False,
+    "schema": {"type": "string", "maxLength": 200},
+    "description": "Send the same key again (a retry) and get the same result, done once.",
+}
+
+
+def idempotency_key() -> str | None:
+    """The request's Idempotency-Key header, if any; 422 when it is not a sane key."""
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not 1 <= len(key) <= 200 or not key.isprintable() or not key.isascii():
+        raise invalid("Idempotency-Key", "Must be 1 to 200 printable ASCII characters.")
+    return key
+
+
+def stripe_gateway():
+    """The Stripe gateway of this app, or None when Stripe is not configured."""
+    extensions = current_app.extensions
+    if "adsmanager.stripe" not in extensions:
+        extensions["adsmanager.stripe"] = make_gateway(extensions["adsmanager.settings"])
+    return extensions["adsmanager.stripe"]
+
+
+def settings() -> Settings:
+    return current_app.extensions["adsmanager.settings"]

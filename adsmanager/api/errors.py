@@ -16,7 +16,14 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from adsmanager import request_ids
-from adsmanager.services.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from adsmanager.services.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PaymentDeclined,
+    PermissionDenied,
+    Unavailable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +148,14 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(Conflict)
     def _conflict(error: Conflict):
         return error_response(409, error.code, error.message)
+
+    @app.errorhandler(PaymentDeclined)
+    def _declined(error: PaymentDeclined):
+        return error_response(402, error.code, error.message)
+
+    @app.errorhandler(Unavailable)
+    def _unavailable(error: Unavailable):
+        return error_response(503, error.code, error.message, headers={"Retry-After": "30"})
 
     @app.errorhandler(IntegrityError)
     def _integrity(error: IntegrityError):

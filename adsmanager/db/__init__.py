@@ -1,9 +1,19 @@
 """Persistence: SQLAlchemy metadata and models, the engine/session handle, migrations."""
 
-from adsmanager.db import ctr_models, delivery, jobs, models
+from adsmanager.db import ctr_models, delivery, funding, jobs, ledger, models
 from adsmanager.db.base import Base
 from adsmanager.db.database import Database
 
 metadata = Base.metadata
 
-__all__ = ["Base", "Database", "ctr_models", "delivery", "jobs", "metadata", "models"]
+__all__ = [
+    "Base",
+    "Database",
+    "ctr_models",
+    "delivery",
+    "funding",
+    "jobs",
+    "ledger",
+    "metadata",
+    "models",
+]

@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Float, Index, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from adsmanager.db.base import Base, JSONDocument, UTCDateTime, utcnow
@@ -20,6 +29,14 @@ class AdEvent(Base):
     __table_args__ = (
         UniqueConstraint("impression_id", "event_type"),
         Index("ix_ad_events_advertiser_id_occurred_at", "advertiser_id", "occurred_at"),
+        # What the spend posting job and the balance check read: charges not yet posted.
+        Index(
+            "ix_ad_events_unposted",
+            "advertiser_id",
+            "id",
+            postgresql_where=text("posted_entry_id IS NULL AND charge_micros > 0"),
+            sqlite_where=text("posted_entry_id IS NULL AND charge_micros > 0"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(
@@ -38,6 +55,8 @@ class AdEvent(Base):
     position: Mapped[int]
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The ledger entry this charge was posted in; null until the spend posting job runs.
+    posted_entry_id: Mapped[int | None] = mapped_column(ForeignKey("journal_entries.id"))
 
 
 class DeliveryHour(Base):

@@ -63,6 +63,8 @@ class Advertiser(Timestamps, Base):
     status: Mapped[AdvertiserStatus] = mapped_column(
         enum_column(AdvertiserStatus, "advertiser_status"), default=AdvertiserStatus.ACTIVE
     )
+    # Created on the first top-up.
+    stripe_customer_id: Mapped[str | None] = mapped_column(String(255), unique=True)
 
 
 class Campaign(Timestamps, Base):

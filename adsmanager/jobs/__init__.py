@@ -26,6 +26,20 @@ SCHEDULE: tuple[ScheduledJob, ...] = (
         trigger_args={"hours": 1},
         description="Train a CTR model on the last days of logs; activate it if it is better.",
     ),
+    ScheduledJob(
+        name="post_spend",
+        function="adsmanager.jobs.billing:post_spend",
+        trigger="interval",
+        trigger_args={"minutes": 1},
+        description="Post charged impressions and clicks to the ledger, each exactly once.",
+    ),
+    ScheduledJob(
+        name="reconcile_stripe",
+        function="adsmanager.jobs.billing:reconcile_stripe",
+        trigger="cron",
+        trigger_args={"hour": 3, "minute": 15},
+        description="Compare yesterday's Stripe payments and refunds with the ledger.",
+    ),
 )
 
 

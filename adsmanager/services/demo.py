@@ -13,10 +13,15 @@ from sqlalchemy import func, insert, select
 from adsmanager.db.base import utcnow
 from adsmanager.db.database import Database
 from adsmanager.db.models import CREATIVE_FIELDS, Ad, AdGroup, Advertiser, Campaign
-from adsmanager.services import auction, events
+from adsmanager.services import auction, events, ledger
 from adsmanager.serving.runtime import Serving
 from adsmanager.vocabulary import TARGETING_FIELDS, ReviewStatus, Status
 from auction import simulator, types
+from billing import ledger as rules
+from billing.money import Money
+
+# What each simulated advertiser is given to spend: more than any simulated budget.
+SIMULATED_FUNDS_MICROS = 1_000_000 * 1_000_000
 
 
 def is_empty(db: Database) -> bool:
@@ -119,6 +124,23 @@ def seed_market(db: Database, market: Sequence[types.AdGroup]) -> int:
         ):
             for start in range(0, len(rows), 2000):
                 session.execute(insert(model), rows[start : start + 2000])
+        ids = list(advertisers)
+        for start in range(0, len(ids), 2000):
+            ledger.post(
+                session,
+                [
+                    rules.manual_credit(
+                        advertiser_id,
+                        Money("USD", SIMULATED_FUNDS_MICROS),
+                        f"simulated:{advertiser_id}",
+                        "simulated advertiser's funds",
+                    )
+                    for advertiser_id in ids[start : start + 2000]
+                ],
+                now,
+                "simulator",
+                now,
+            )
     return len(ad_groups)
 
 

@@ -61,3 +61,17 @@ class FieldErrors:
 
 def invalid(path: str, message: str) -> InvalidInput:
     return InvalidInput({path: [message]})
+
+
+class PaymentDeclined(ServiceError):
+    """The payment provider declined: nothing was charged and nothing changed."""
+
+    code = "payment_declined"
+
+
+class Unavailable(ServiceError):
+    """A service we depend on (Stripe) is not configured or not reachable; nothing changed."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code

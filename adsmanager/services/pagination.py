@@ -27,24 +27,34 @@ def _encode(last_id: str) -> str:
     return base64.urlsafe_b64encode(f"after:{last_id}".encode()).decode().rstrip("=")
 
 
-def _decode(token: str) -> str:
+def _decode(token: str, valid=is_well_formed_id) -> str:
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raw = ""
     last_id = raw.removeprefix("after:")
-    if not raw.startswith("after:") or not is_well_formed_id(last_id):
+    if not raw.startswith("after:") or not valid(last_id):
         raise invalid("page_token", "Not a page token returned by this API.")
     return last_id
+
+
+def _is_serial(value: str) -> bool:
+    return value.isascii() and value.isdigit() and len(value) < 19
 
 
 def paginate(
     session: Session, statement: Select, id_column, page_size: int, page_token: str | None
 ) -> Page:
+    """Pages in id order. Integer ids (the ledger's) page newest first."""
+    serial = id_column.type.python_type is int
     if page_token:
-        statement = statement.where(id_column > _decode(page_token))
-    rows = list(session.scalars(statement.order_by(id_column).limit(page_size + 1)))
+        if serial:
+            statement = statement.where(id_column < int(_decode(page_token, _is_serial)))
+        else:
+            statement = statement.where(id_column > _decode(page_token))
+    order = id_column.desc() if serial else id_column
+    rows = list(session.scalars(statement.order_by(order).limit(page_size + 1)))
     if len(rows) <= page_size:
         return Page(rows, None)
     rows = rows[:page_size]
-    return Page(rows, _encode(rows[-1].id))
+    return Page(rows, _encode(str(rows[-1].id)))

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from adsmanager.config import Settings, instance_path
 from adsmanager.db.database import Database
+from adsmanager.serving.balances import BalanceHolder
 from adsmanager.serving.counters import Counters, SpendKey, make_counters
 from adsmanager.serving.history import HistoryHolder
 from adsmanager.serving.log_writer import LogWriter
@@ -28,8 +29,9 @@ PRIOR_CTR = AuctionConfig.prior_ctr  # the first stage and the model-less predic
 class CounterState:
     """The engine's view of the shared counters."""
 
-    def __init__(self, counters: Counters) -> None:
+    def __init__(self, counters: Counters, balances: BalanceHolder) -> None:
         self._counters = counters
+        self._balances = balances
         # The local day per time zone, for the current minute: many ad groups share a zone,
         # and every UTC offset is whole minutes, so a day never changes inside a minute.
         self._days: dict[str, tuple[int, date]] = {}
@@ -53,8 +55,7 @@ class CounterState:
         )
 
     def remaining_balances(self, advertiser_ids: set[str]) -> dict[str, int | None]:
-        # Balances arrive with the ledger (billing milestone); until then none is enforced.
-        return {}
+        return self._balances.remaining(advertiser_ids)
 
 
 def load_predictor(settings: Settings) -> CtrPredictor:
@@ -75,7 +76,8 @@ class Serving:
         self.settings = settings
         self.snapshots = SnapshotHolder(db, settings.snapshot_refresh_seconds, PRIOR_CTR)
         self.counters = make_counters(settings.redis_url)
-        self.state = CounterState(self.counters)
+        self.balances = BalanceHolder(db, settings.balance_refresh_seconds)
+        self.state = CounterState(self.counters, self.balances)
         self.logs = LogWriter(db)
         self.signer = TokenSigner(settings.secret_key)
         self.models = ModelHolder(

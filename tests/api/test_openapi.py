@@ -32,6 +32,9 @@ def test_the_description_covers_every_route(app):
         for method, operation in item.items():
             if method not in methods:
                 continue
+            if operation.get("security") == []:  # Stripe signs its webhooks instead
+                assert path == "/v1/webhooks/stripe"
+                continue
             assert operation["x-required-roles"], (method, path)
             assert "401" in operation["responses"] and "403" in operation["responses"]
 

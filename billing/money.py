@@ -1,0 +1,104 @@
+"""Money as an integer number of micros of a currency, and Stripe's minor units.
+
+1 unit of a currency (a dollar, a yen) is 1,000,000 micros. Stripe counts in the currency's
+minor unit: cents for USD (2 decimals), whole yen for JPY (0 decimals), fils for KWD
+(3 decimals). Converting never rounds: an amount that is not a whole number of minor units
+is refused, because a silently rounded cent is a cent nobody can account for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MICROS_PER_UNIT = 1_000_000
+
+# Stripe's zero-decimal and three-decimal currencies; every other currency has two decimals.
+# https://docs.stripe.com/currencies#zero-decimal and #three-decimal
+ZERO_DECIMAL = frozenset(
+    ["BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA"]
+    + ["PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"]
+)
+THREE_DECIMAL = frozenset(["BHD", "JOD", "KWD", "OMR", "TND"])
+
+
+class InexactAmount(ValueError):
+    """An amount that is not a whole number of the currency's minor units."""
+
+
+class CurrencyMismatch(ValueError):
+    pass
+
+
+def decimals(currency: str) -> int:
+    code = currency.upper()
+    if code in ZERO_DECIMAL:
+        return 0
+    if code in THREE_DECIMAL:
+        return 3
+    return 2
+
+
+def micros_per_minor_unit(currency: str) -> int:
+    return MICROS_PER_UNIT // 10 ** decimals(currency)
+
+
+def to_minor_units(micros: int, currency: str) -> int:
+    """Micros → the integer amount Stripe expects (cents, yen, ...), exactly or not at all."""
+    step = micros_per_minor_unit(currency)
+    whole, rest = divmod(micros, step)
+    if rest:
+        raise InexactAmount(
+            f"{micros} micros is not a whole number of {currency.upper()} minor units "
+            f"(multiples of {step} micros)"
+        )
+    return whole
+
+
+def from_minor_units(amount: int, currency: str) -> int:
+    """Stripe's integer amount → micros (always exact)."""
+    return amount * micros_per_minor_unit(currency)
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Money:
+    """An amount in micros of one currency; arithmetic across currencies is refused."""
+
+    currency: str
+    micros: int
+
+    def __post_init__(self) -> None:
+        if type(self.micros) is not int:  # bool, float or Decimal would slip through int math
+            raise TypeError(f"micros must be an int, not {type(self.micros).__name__}")
+        if len(self.currency) != 3 or not self.currency.isalpha() or not self.currency.isupper():
+            raise ValueError(f"not an ISO 4217 code: {self.currency!r}")
+
+    @classmethod
+    def zero(cls, currency: str) -> Money:
+        return cls(currency, 0)
+
+    def _same(self, other: Money) -> None:
+        if other.currency != self.currency:
+            raise CurrencyMismatch(f"{self.currency} and {other.currency} do not add up")
+
+    def __add__(self, other: Money) -> Money:
+        self._same(other)
+        return Money(self.currency, self.micros + other.micros)
+
+    def __sub__(self, other: Money) -> Money:
+        self._same(other)
+        return Money(self.currency, self.micros - other.micros)
+
+    def __neg__(self) -> Money:
+        return Money(self.currency, -self.micros)
+
+    def minor_units(self) -> int:
+        return to_minor_units(self.micros, self.currency)
+
+    def __str__(self) -> str:
+        places = decimals(self.currency)
+        sign = "-" if self.micros < 0 else ""
+        units, rest = divmod(abs(self.micros), MICROS_PER_UNIT)
+        fraction = f"{rest:06d}"
+        # Show at least the currency's decimals, more only when the micros need them.
+        shown = fraction.rstrip("0").ljust(places, "0") if places or rest else ""
+        return f"{sign}{units}{'.' + shown if shown else ''} {self.currency}"
