@@ -59,7 +59,7 @@ def from_minor_units(amount: int, currency: str) -> int:
     return amount * micros_per_minor_unit(currency)
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@dataclass(frozen=True, slots=True)
 class Money:
     """An amount in micros of one currency; arithmetic across currencies is refused."""
 
@@ -69,7 +69,8 @@ class Money:
     def __post_init__(self) -> None:
         if type(self.micros) is not int:  # bool, float or Decimal would slip through int math
             raise TypeError(f"micros must be an int, not {type(self.micros).__name__}")
-        if len(self.currency) != 3 or not self.currency.isalpha() or not self.currency.isupper():
+        code = self.currency
+        if len(code) != 3 or not (code.isascii() and code.isalpha() and code.isupper()):
             raise ValueError(f"not an ISO 4217 code: {self.currency!r}")
 
     @classmethod

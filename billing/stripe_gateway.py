@@ -67,7 +67,7 @@ def _payment_intent(intent: Any) -> PaymentIntent:
         status=intent.status,
         amount=_money(intent.amount, intent.currency),
         client_secret=getattr(intent, "client_secret", None),
-        metadata=dict(intent.metadata or {}),
+        metadata=intent.metadata.to_dict() if intent.metadata else {},
         created=_created(intent.created),
     )
 
@@ -187,6 +187,6 @@ def verify_webhook(payload: bytes, signature: str | None, secret: str) -> dict[s
         )
     except stripe.SignatureVerificationError as error:
         raise BadWebhook(f"the signature does not match: {error.user_message or error}") from None
-    except ValueError:
+    except (ValueError, AttributeError, TypeError):  # not JSON, or JSON but not an object
         raise BadWebhook("the body is not a JSON event") from None
     return event.to_dict()

@@ -129,12 +129,12 @@ def empty_all_tables(database: Database) -> None:
             ).all()
             for name, _ in triggers:
                 session.execute(text(f'DROP TRIGGER "{name}"'))
+        if postgres:
+            session.execute(text(f"TRUNCATE {', '.join(APPEND_ONLY)} CASCADE"))
         for table in reversed(metadata.sorted_tables):
             if postgres and table.name in APPEND_ONLY:
                 continue
             session.execute(table.delete())
-        if postgres:
-            session.execute(text(f"TRUNCATE {', '.join(APPEND_ONLY)} CASCADE"))
         for _, sql in triggers:
             session.execute(text(sql))
 

@@ -11,7 +11,7 @@ import csv
 import io
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -62,8 +62,8 @@ def parse_month(month: str) -> date:
 def _month_bounds(first: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
     following = date(first.year + first.month // 12, first.month % 12 + 1, 1)
     return (
-        datetime(first.year, first.month, 1, tzinfo=zone),
-        datetime(following.year, following.month, 1, tzinfo=zone),
+        datetime(first.year, first.month, 1, tzinfo=zone).astimezone(UTC),
+        datetime(following.year, following.month, 1, tzinfo=zone).astimezone(UTC),
     )
 
 

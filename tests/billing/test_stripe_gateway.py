@@ -1,0 +1,207 @@
+"""StripeGateway against localstripe through the official SDK, and webhook verification.
+
+localstripe ignores idempotency keys, and its PaymentIntent.confirm with a payment_method
+returns 500: the tests set the payment method with an update, then confirm without one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Iterator
+from unittest import mock
+
+import pytest
+import stripe
+
+from billing.money import InexactAmount, Money
+from billing.stripe_gateway import (
+    UNAVAILABLE,
+    BadWebhook,
+    GatewayError,
+    StripeGateway,
+    verify_webhook,
+)
+from tests.stripe_server import StripeServer, free_port
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[StripeServer]:
+    started = StripeServer()
+    yield started
+    started.stop()
+
+
+@pytest.fixture
+def gateway(server: StripeServer) -> StripeGateway:
+    return StripeGateway(server.api_key, api_base=server.url, max_network_retries=0)
+
+
+@pytest.fixture
+def customer_id(gateway: StripeGateway) -> str:
+    return gateway.create_customer("Acme", {"advertiser_id": "adv_1"}, "customer-adv_1")
+
+
+def confirm_with_visa(server: StripeServer, payment_intent_id: str) -> None:
+    client = stripe.StripeClient(server.api_key, base_addresses={"api": server.url})
+    client.v1.payment_intents.update(payment_intent_id, params={"payment_method": "pm_card_visa"})
+    client.v1.payment_intents.confirm(payment_intent_id)
+
+
+# --- customers and payment intents -----------------------------------------------------------
+
+
+def test_create_customer_returns_a_stripe_customer_id(gateway):
+    customer = gateway.create_customer("Acme", {"advertiser_id": "adv_1"}, "customer-1")
+    assert customer.startswith("cus_")
+
+
+def test_create_payment_intent_sends_cents_and_returns_micros(gateway, customer_id):
+    intent = gateway.create_payment_intent(
+        customer_id, Money("USD", 25_000_000), {"top_up_id": "tu_1"}, "top-up-tu_1"
+    )
+    assert intent.id.startswith("pi_")
+    assert intent.amount == Money("USD", 25_000_000)
+    assert intent.client_secret
+    assert intent.metadata == {"top_up_id": "tu_1"}
+    assert intent.status != "succeeded"
+    assert gateway.retrieve_payment_intent(intent.id).metadata == {"top_up_id": "tu_1"}
+
+
+def test_create_payment_intent_sends_whole_yen_for_jpy(gateway, customer_id, server):
+    intent = gateway.create_payment_intent(customer_id, Money("JPY", 500_000_000), {}, "jpy-1")
+    client = stripe.StripeClient(server.api_key, base_addresses={"api": server.url})
+    raw = client.v1.payment_intents.retrieve(intent.id)
+    assert (raw.amount, raw.currency) == (500, "jpy")  # ¥500, not 50000
+    assert gateway.retrieve_payment_intent(intent.id).amount == Money("JPY", 500_000_000)
+
+
+def test_an_inexact_amount_is_refused_before_any_request(gateway, customer_id):
+    with mock.patch.object(stripe.RequestsClient, "request") as request:
+        with pytest.raises(InexactAmount):
+            gateway.create_payment_intent(customer_id, Money("USD", 1_234_567), {}, "inexact")
+        with pytest.raises(InexactAmount):
+            gateway.refund("pi_whatever", Money("USD", 5_000), {}, "inexact-refund")
+    request.assert_not_called()
+
+
+def test_an_unreachable_stripe_is_reported_as_unavailable():
+    closed = StripeGateway(
+        "sk_test_x", api_base=f"http://127.0.0.1:{free_port()}", max_network_retries=0
+    )
+    with pytest.raises(GatewayError) as raised:
+        closed.create_customer("Acme", {}, "unreachable")
+    assert raised.value.kind == UNAVAILABLE
+    assert "nothing was charged" in raised.value.message
+
+
+def test_a_confirmed_payment_intent_is_retrieved_as_succeeded(gateway, customer_id, server):
+    intent = gateway.create_payment_intent(customer_id, Money("USD", 25_000_000), {}, "pay-1")
+    confirm_with_visa(server, intent.id)
+    retrieved = gateway.retrieve_payment_intent(intent.id)
+    assert retrieved.id == intent.id
+    assert retrieved.status == "succeeded"
+    assert retrieved.amount == Money("USD", 25_000_000)
+
+
+def test_a_partial_refund_comes_back_in_micros(gateway, customer_id, server):
+    intent = gateway.create_payment_intent(customer_id, Money("USD", 25_000_000), {}, "pay-2")
+    confirm_with_visa(server, intent.id)
+    refunded = gateway.refund(intent.id, Money("USD", 10_000_000), {"reason": "x"}, "refund-1")
+    assert refunded.id.startswith("re_")
+    assert refunded.amount == Money("USD", 10_000_000)
+    assert refunded.payment_intent_id == intent.id
+    assert refunded.status == "succeeded"
+
+
+def test_payment_intents_and_refunds_list_what_was_created(gateway, customer_id, server):
+    first = gateway.create_payment_intent(customer_id, Money("USD", 5_000_000), {}, "list-1")
+    second = gateway.create_payment_intent(customer_id, Money("KWD", 1_234_000), {}, "list-2")
+    confirm_with_visa(server, first.id)
+    refunded = gateway.refund(first.id, Money("USD", 1_000_000), {}, "list-refund")
+
+    intents = {intent.id: intent for intent in gateway.payment_intents()}
+    assert intents[first.id].amount == Money("USD", 5_000_000)
+    assert intents[first.id].status == "succeeded"
+    assert intents[second.id].amount == Money("KWD", 1_234_000)
+    refunds = {each.id: each for each in gateway.refunds()}
+    assert refunds[refunded.id].amount == Money("USD", 1_000_000)
+    assert refunds[refunded.id].payment_intent_id == first.id
+
+
+# --- webhooks ----------------------------------------------------------------------------------
+
+SECRET = "whsec_test_secret"
+EVENT = {
+    "id": "evt_1",
+    "object": "event",
+    "type": "payment_intent.succeeded",
+    "data": {"object": {"id": "pi_1", "object": "payment_intent", "amount": 2500}},
+}
+
+
+def signed(payload: bytes, secret: str = SECRET, timestamp: int | None = None) -> str:
+    """The Stripe-Signature header exactly as Stripe builds it."""
+    t = int(time.time()) if timestamp is None else timestamp
+    digest = hmac.new(secret.encode(), f"{t}.".encode() + payload, hashlib.sha256).hexdigest()
+    return f"t={t},v1={digest}"
+
+
+def test_a_webhook_signed_with_the_secret_is_accepted_and_returns_the_event():
+    payload = json.dumps(EVENT).encode()
+    event = verify_webhook(payload, signed(payload), SECRET)
+    assert event == EVENT
+    assert isinstance(event, dict) and isinstance(event["data"]["object"], dict)
+
+
+def test_a_webhook_signed_a_little_while_ago_is_still_accepted():
+    payload = json.dumps(EVENT).encode()
+    assert verify_webhook(payload, signed(payload, timestamp=int(time.time()) - 200), SECRET)
+
+
+def test_a_webhook_signed_with_another_secret_is_refused():
+    payload = json.dumps(EVENT).encode()
+    with pytest.raises(BadWebhook, match="signature"):
+        verify_webhook(payload, signed(payload, secret="whsec_someone_else"), SECRET)
+
+
+def test_a_webhook_whose_body_was_changed_after_signing_is_refused():
+    payload = json.dumps(EVENT).encode()
+    header = signed(payload)
+    tampered = payload.replace(b"2500", b"9500")
+    assert tampered != payload
+    with pytest.raises(BadWebhook, match="signature"):
+        verify_webhook(tampered, header, SECRET)
+
+
+def test_a_webhook_older_than_the_tolerance_is_refused_as_a_replay():
+    payload = json.dumps(EVENT).encode()
+    header = signed(payload, timestamp=int(time.time()) - 301)
+    with pytest.raises(BadWebhook):
+        verify_webhook(payload, header, SECRET)
+
+
+@pytest.mark.parametrize("header", [None, ""])
+def test_a_webhook_without_a_signature_header_is_refused(header):
+    with pytest.raises(BadWebhook, match="missing"):
+        verify_webhook(json.dumps(EVENT).encode(), header, SECRET)
+
+
+@pytest.mark.parametrize("header", ["garbage", "t=abc,v1=def", "t=1700000000", "v1=deadbeef"])
+def test_a_webhook_with_a_malformed_signature_header_is_refused(header):
+    with pytest.raises(BadWebhook):
+        verify_webhook(json.dumps(EVENT).encode(), header, SECRET)
+
+
+@pytest.mark.parametrize("payload", [b"not json", b"{", b"\xff\xfe"])
+def test_a_correctly_signed_body_that_is_not_json_is_refused(payload):
+    with pytest.raises(BadWebhook, match="not a JSON event"):
+        verify_webhook(payload, signed(payload), SECRET)
+
+
+@pytest.mark.parametrize("payload", [b"[1, 2]", b"null", b"42", b'"evt"'])
+def test_a_correctly_signed_json_body_that_is_not_an_object_is_refused(payload):
+    with pytest.raises(BadWebhook):
+        verify_webhook(payload, signed(payload), SECRET)
