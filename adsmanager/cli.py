@@ -486,6 +486,125 @@ def job_runs(job: str | None, limit: int) -> None:
         )
 
 
+# --- billing -------------------------------------------------------------------------------
+
+
+@main.group()
+def billing() -> None:
+    """The ledger: spend posting, credits, statements, reconciliation with Stripe."""
+
+
+@billing.command("post-spend")
+def post_spend() -> None:
+    """Post every charged impression and click not yet in the ledger."""
+    from adsmanager.services import spend_posting
+
+    posted = spend_posting.post_spend(Database(_settings().database_url))
+    click.echo(
+        f"posted {posted.charges} charges in {posted.entries} entries ({posted.micros} micros)"
+    )
+
+
+@billing.command("credit")
+@click.argument("advertiser_id")
+@click.argument("amount_micros", type=click.IntRange(min=1))
+@click.option("--reason", required=True, help="Why; kept in the ledger.")
+def credit_advertiser(advertiser_id: str, amount_micros: int, reason: str) -> None:
+    """Credit an advertiser's balance (a make-good, a promotion)."""
+    from adsmanager.services import funding
+
+    try:
+        credited = funding.credit(
+            Database(_settings().database_url),
+            CLI_ACTOR,
+            advertiser_id,
+            amount_micros=amount_micros,
+            reason=reason,
+        )
+    except ServiceError as error:
+        raise click.ClickException(_describe(error)) from None
+    click.echo(
+        f"credited {credited.amount_micros} micros {credited.currency}: entry {credited.entry_id}"
+    )
+
+
+@billing.command("statement")
+@click.argument("advertiser_id")
+@click.argument("month")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV instead of a summary.")
+def statement(advertiser_id: str, month: str, as_csv: bool) -> None:
+    """The statement of MONTH (YYYY-MM, in the advertiser's time zone)."""
+    from adsmanager.services import statements
+
+    try:
+        result = statements.monthly(
+            Database(_settings().database_url), CLI_ACTOR, advertiser_id, month
+        )
+    except ServiceError as error:
+        raise click.ClickException(_describe(error)) from None
+    if as_csv:
+        click.echo(statements.to_csv(result), nl=False)
+        return
+    click.echo(f"{result.advertiser_name} ({result.advertiser_id}), {month}, {result.currency}")
+    for label, micros in (
+        ("opening balance", result.opening_balance_micros),
+        ("top-ups", result.top_ups_micros),
+        ("credits", result.credits_micros),
+        ("refunds", -result.refunds_micros),
+        ("spend", -result.spend_micros),
+        ("closing balance", result.closing_balance_micros),
+    ):
+        click.echo(f"  {label:<16}{micros:>20,}")
+    for line in result.spend_by_campaign:
+        click.echo(f"    {line.campaign_name[:30]:<30}{-line.spend_micros:>20,}")
+
+
+@billing.command("reconcile")
+@click.option("--since", type=click.DateTime(), default=None, help="Default: a day before --until.")
+@click.option("--until", type=click.DateTime(), default=None, help="Default: an hour ago (UTC).")
+def reconcile(since, until) -> None:
+    """Compare Stripe's payments and refunds with the ledger; exit 1 on any difference."""
+    from datetime import timedelta
+
+    from adsmanager.db.base import utcnow
+    from adsmanager.services import funding, reconciliation
+
+    settings = _settings()
+    gateway = funding.make_gateway(settings)
+    if gateway is None:
+        raise click.ClickException("Stripe is not configured (STRIPE_API_KEY).")
+    until = _utc(until) or utcnow() - timedelta(hours=1)
+    since = _utc(since) or until - timedelta(days=1)
+    try:
+        run = reconciliation.reconcile(Database(settings.database_url), gateway, since, until)
+    except ServiceError as error:
+        raise click.ClickException(_describe(error)) from None
+    click.echo(
+        f"reconciliation {run.id}: {run.stripe_objects} Stripe objects, "
+        f"{run.ledger_entries} ledger entries, {len(run.differences)} differences"
+    )
+    for difference in run.differences:
+        click.echo(f"  {difference}")
+    if run.differences:
+        sys.exit(1)
+
+
+@billing.command("check")
+def check_ledger() -> None:
+    """Check the ledger's invariants; exit 1 if one is broken."""
+    from adsmanager.services import ledger
+
+    result = ledger.check(Database(_settings().database_url))
+    click.echo(
+        f"{result.entries} entries; totals by currency {result.totals_by_currency}; "
+        f"unbalanced entries {result.unbalanced_entries}; drifted accounts "
+        f"{result.drifted_accounts}"
+    )
+    click.echo("ok" if result.ok else "BROKEN")
+    if not result.ok:
+        sys.exit(1)
+
+
 # --- serving -------------------------------------------------------------------------------
 
 

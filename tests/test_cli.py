@@ -198,3 +198,26 @@ def test_export_rows_and_train_from_the_file(run, db, tmp_path):
     broken.write_text("a,b\n1,2\n")
     result = run("model", "train", "--from-file", str(broken))
     assert result.exit_code != 0 and "the columns must be served_at" in result.output
+
+
+def test_billing_commands_credit_post_and_state(run, admin, db):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from tests.factories import create_advertiser
+    from tests.ledger_data import charge
+
+    advertiser, _ = create_advertiser(admin, name="Cli Co", funds_micros=0)
+    credited = run("billing", "credit", advertiser["id"], "20000000", "--reason", "launch offer")
+    assert credited.exit_code == 0 and "credited 20000000 micros USD" in credited.output
+    charge(db, advertiser["id"], 1_250_000)
+    assert "posted 1 charges in 1 entries (1250000 micros)" in run("billing", "post-spend").output
+    month = datetime.now(ZoneInfo("America/New_York")).strftime("%Y-%m")
+    summary = run("billing", "statement", advertiser["id"], month)
+    assert "credits" in summary.output and "18,750,000" in summary.output
+    as_csv = run("billing", "statement", advertiser["id"], month, "--csv").output
+    assert as_csv.splitlines()[-1].endswith("closing_balance,,,18750000,18.750000")
+    checked = run("billing", "check")
+    assert checked.exit_code == 0 and checked.output.strip().endswith("ok")
+    refused = CliRunner().invoke(main, ["billing", "statement", advertiser["id"], "2026-13"])
+    assert refused.exit_code == 1 and "YYYY-MM" in refused.output
