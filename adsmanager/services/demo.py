@@ -43,8 +43,11 @@ def _dayparting(hours: frozenset[int] | None) -> list[dict] | None:
     ]
 
 
-def seed_market(db: Database, market: Sequence[types.AdGroup]) -> int:
-    """Insert the simulated advertisers, campaigns, ad groups and (approved) ads in bulk."""
+def seed_market(
+    db: Database, market: Sequence[types.AdGroup], funds_micros: int = SIMULATED_FUNDS_MICROS
+) -> int:
+    """Insert the simulated advertisers (each credited ``funds_micros``), campaigns, ad
+    groups and (approved) ads in bulk."""
     now = utcnow()
     stamps = {"created_at": now, "updated_at": now}
     advertisers, campaigns, ad_groups, ads = {}, {}, [], []
@@ -131,7 +134,7 @@ def seed_market(db: Database, market: Sequence[types.AdGroup]) -> int:
                 [
                     rules.manual_credit(
                         advertiser_id,
-                        Money("USD", SIMULATED_FUNDS_MICROS),
+                        Money("USD", funds_micros),
                         f"simulated:{advertiser_id}",
                         "simulated advertiser's funds",
                     )

@@ -126,6 +126,7 @@ def _charges(session, events: list[TrackedEvent], now: datetime) -> list[Charge]
                 event.charge_micros,
                 now,
                 viewer,
+                event.advertiser_id,
             )
         )
     return charges

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select
 
 from adsmanager.db.base import utcnow
 from adsmanager.db.database import Database
@@ -81,14 +81,19 @@ def _post_batch(db: Database, batch_size: int, now: datetime) -> PostingResult:
             times.append(max(charge.occurred_at for charge in group))
             event_ids.append([charge.id for charge in group])
         posted = {p.key: p.entry_id for p in ledger.post(session, entries, times, "spend", now)}
-        for entry, ids in zip(entries, event_ids, strict=True):
-            marked = session.execute(
-                update(AdEvent)
-                .where(AdEvent.id.in_(ids), AdEvent.posted_entry_id.is_(None))
-                .values(posted_entry_id=posted[entry.key])
-            ).rowcount
-            if marked != len(ids):  # another poster got here first: post nothing of this batch
-                raise RuntimeError(f"charges of {entry.key} were posted concurrently")
+        table = AdEvent.__table__
+        marked = session.execute(
+            table.update()
+            .where(table.c.id == bindparam("event_id"), table.c.posted_entry_id.is_(None))
+            .values(posted_entry_id=bindparam("entry_id")),
+            [
+                {"event_id": event_id, "entry_id": posted[entry.key]}
+                for entry, ids in zip(entries, event_ids, strict=True)
+                for event_id in ids
+            ],
+        ).rowcount
+        if marked != len(charges):  # another poster got here first: post nothing of this batch
+            raise RuntimeError("charges of this batch were posted concurrently")
         return PostingResult(
             len(charges), len(entries), sum(charge.charge_micros for charge in charges)
         )

@@ -1,14 +1,23 @@
-"""What each advertiser can still spend, per worker, re-read in the background.
+"""What each advertiser can still spend, per worker.
 
-The auction serves an advertiser only while its ledger balance less the charges not yet
-posted to the ledger is above zero. Both come from one SQL statement, so they are read from
-the same moment of the database even while the spend posting job moves money between them.
-Advertisers without a balance account have nothing to spend.
+The auction serves an advertiser only while its money is not used up:
+
+    remaining = (ledger balance − unposted charges)   as last read from the database
+              − (charges counted since that read)      from the shared spend counters
+
+The database part comes from one SQL statement, so both terms are read from the same moment
+even while the spend posting job moves money between them; it is re-read in the background
+every ``balance_refresh_seconds``. The counter part closes the gap between two reads: with
+Redis every worker sees every charge at once; in-process each sees its own. The counters
+are read just before the database, so a charge in flight between the two is counted twice
+(for one refresh) rather than missed. Advertisers without a balance account have nothing
+to spend.
 """
 
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
@@ -17,10 +26,12 @@ from adsmanager.db.delivery import AdEvent
 from adsmanager.db.ledger import LedgerAccount
 from adsmanager.services.spend_posting import unposted_charges
 from adsmanager.serving.background import poll_forever
+from adsmanager.serving.counters import Counters
 from billing.ledger import AccountKind
 
 
 def load(db: Database) -> dict[str, int]:
+    """Each advertiser's ledger balance less its charges not yet posted."""
     unposted = (
         select(AdEvent.advertiser_id, func.sum(AdEvent.charge_micros).label("micros"))
         .where(unposted_charges())
@@ -39,24 +50,46 @@ def load(db: Database) -> dict[str, int]:
         return {owner: int(available) for owner, available in session.execute(statement)}
 
 
+@dataclass(frozen=True)
+class _Reading:
+    available: dict[str, int]
+    # The spend counters just before the database was read, per advertiser.
+    counted: dict[str, int]
+
+
 class BalanceHolder:
-    def __init__(self, db: Database, refresh_seconds: float) -> None:
+    def __init__(self, db: Database, counters: Counters, refresh_seconds: float) -> None:
         self._db = db
+        self._counters = counters
         self._refresh_seconds = refresh_seconds
-        self._available: dict[str, int] | None = None
+        self._reading: _Reading | None = None
         self._lock = threading.Lock()
 
-    def current(self) -> dict[str, int]:
-        if self._available is None:
+    def _read(self) -> _Reading:
+        known = list(self._reading.available) if self._reading else []
+        counted = dict(zip(known, self._counters.advertiser_spend(known), strict=True))
+        available = load(self._db)
+        new = [advertiser_id for advertiser_id in available if advertiser_id not in counted]
+        counted.update(zip(new, self._counters.advertiser_spend(new), strict=True))
+        return _Reading(available, counted)
+
+    def _current(self) -> _Reading:
+        if self._reading is None:
             with self._lock:
-                if self._available is None:
-                    self._available = load(self._db)
+                if self._reading is None:
+                    self._reading = self._read()
                     poll_forever("balance-refresh", self._refresh_seconds, self.refresh)
-        return self._available
+        return self._reading
 
     def refresh(self) -> None:
-        self._available = load(self._db)
+        self._reading = self._read()
 
     def remaining(self, advertiser_ids: set[str]) -> dict[str, int]:
-        available = self.current()
-        return {advertiser_id: available.get(advertiser_id, 0) for advertiser_id in advertiser_ids}
+        reading = self._current()
+        funded = [a for a in advertiser_ids if reading.available.get(a, 0) > 0]
+        remaining = dict.fromkeys(advertiser_ids, 0)
+        for advertiser_id, now in zip(funded, self._counters.advertiser_spend(funded), strict=True):
+            # Never below zero: counters that restarted empty must not add money.
+            since = max(0, now - reading.counted.get(advertiser_id, 0))
+            remaining[advertiser_id] = reading.available[advertiser_id] - since
+        return remaining

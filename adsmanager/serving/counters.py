@@ -34,6 +34,9 @@ class Charge:
     at: datetime
     # (user id, impression id) for impressions, which count towards frequency caps.
     impression: tuple[str, str] | None = None
+    # Whose balance it comes out of: the auction stops an advertiser between two reads of
+    # the ledger as soon as these add up to what was left.
+    advertiser_id: str | None = None
 
 
 def _spend_names(key: SpendKey) -> tuple[str, str, str, str]:
@@ -44,6 +47,10 @@ def _spend_names(key: SpendKey) -> tuple[str, str, str, str]:
         f"spend:cmp:{key.campaign_id}:{day}",
         f"spend:cmp:{key.campaign_id}",
     )
+
+
+def _advertiser_name(advertiser_id: str) -> str:
+    return f"spend:adv:{advertiser_id}"
 
 
 def _frequency_name(ad_group_id: str, user_id: str) -> str:
@@ -62,6 +69,8 @@ class Counters(Protocol):
     ) -> list[int]: ...
 
     def add(self, charges: Iterable[Charge]) -> None: ...
+
+    def advertiser_spend(self, advertiser_ids: Sequence[str]) -> list[int]: ...
 
 
 class InProcessCounters:
@@ -83,11 +92,17 @@ class InProcessCounters:
             counts.append(sum(1 for at in views if at > since))
         return counts
 
+    def advertiser_spend(self, advertiser_ids: Sequence[str]) -> list[int]:
+        values = self._spend
+        return [values.get(_advertiser_name(advertiser_id), 0) for advertiser_id in advertiser_ids]
+
     def add(self, charges: Iterable[Charge]) -> None:
         with self._lock:
             for charge in charges:
                 for name in _spend_names(charge.key):
                     self._spend[name] += charge.micros
+                if charge.advertiser_id and charge.micros:
+                    self._spend[_advertiser_name(charge.advertiser_id)] += charge.micros
                 if charge.impression is not None:
                     views = self._views[
                         _frequency_name(charge.key.ad_group_id, charge.impression[0])
@@ -113,6 +128,12 @@ class RedisCounters:
         values = [int(value or 0) for value in self._redis.mget(names)]
         return [Spend(*values[i : i + 4]) for i in range(0, len(values), 4)]
 
+    def advertiser_spend(self, advertiser_ids: Sequence[str]) -> list[int]:
+        if not advertiser_ids:
+            return []
+        names = [_advertiser_name(advertiser_id) for advertiser_id in advertiser_ids]
+        return [int(value or 0) for value in self._redis.mget(names)]
+
     def impressions_in_window(self, user_id, windows, now) -> list[int]:
         if not windows:
             return []
@@ -134,6 +155,8 @@ class RedisCounters:
                     pipe.expire(name, self.DAY_TTL_SECONDS)
                 pipe.incrby(lifetime, charge.micros)
                 pipe.incrby(campaign_lifetime, charge.micros)
+                if charge.advertiser_id:
+                    pipe.incrby(_advertiser_name(charge.advertiser_id), charge.micros)
             if charge.impression is not None:
                 user_id, impression_id = charge.impression
                 name = _frequency_name(charge.key.ad_group_id, user_id)

@@ -76,7 +76,7 @@ class Serving:
         self.settings = settings
         self.snapshots = SnapshotHolder(db, settings.snapshot_refresh_seconds, PRIOR_CTR)
         self.counters = make_counters(settings.redis_url)
-        self.balances = BalanceHolder(db, settings.balance_refresh_seconds)
+        self.balances = BalanceHolder(db, self.counters, settings.balance_refresh_seconds)
         self.state = CounterState(self.counters, self.balances)
         self.logs = LogWriter(db)
         self.signer = TokenSigner(settings.secret_key)

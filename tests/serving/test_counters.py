@@ -16,16 +16,19 @@ def _exercise(writer, reader):
         [
             Charge(KEY, 300, NOW, ("u1", "imp_1")),
             Charge(KEY, 200, NOW + timedelta(hours=1), ("u1", "imp_2")),
-            Charge(SpendKey("adg_2", "cmp_1", KEY.day), 50, NOW),
+            Charge(SpendKey("adg_2", "cmp_1", KEY.day), 50, NOW, advertiser_id="adv_1"),
+            Charge(KEY, 0, NOW, ("u1", "imp_3"), advertiser_id="adv_1"),
+            Charge(KEY, 70, NOW, advertiser_id="adv_2"),
         ]
     )
-    assert reader.spend([KEY]) == [Spend(500, 500, 550, 550)]
+    assert reader.advertiser_spend(["adv_1", "adv_2", "adv_3"]) == [50, 70, 0]
+    assert reader.spend([KEY]) == [Spend(570, 570, 620, 620)]
     next_day = SpendKey("adg_1", "cmp_1", date(2026, 11, 28))
-    assert reader.spend([next_day]) == [Spend(0, 500, 0, 550)]
+    assert reader.spend([next_day]) == [Spend(0, 570, 0, 620)]
     later = NOW + timedelta(hours=2)
     assert reader.impressions_in_window(
         "u1", [("adg_1", 24), ("adg_1", 1), ("adg_2", 24)], later
-    ) == [2, 0, 0]
+    ) == [3, 0, 0]
     assert reader.impressions_in_window("u2", [("adg_1", 24)], later) == [0]
 
 
