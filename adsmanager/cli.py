@@ -612,10 +612,19 @@ def check_ledger() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int)
+@click.option(
+    "--scheduler/--no-scheduler",
+    "with_scheduler",
+    default=True,
+    show_default=True,
+    help="Also run the scheduled jobs (spend posting, retraining) beside the server.",
+)
 @click.pass_context
-def demo(ctx: click.Context, host: str, port: int, workers: int) -> None:
+def demo(ctx: click.Context, host: str, port: int, workers: int, with_scheduler: bool) -> None:
     """Serve with demo data: on an empty database, a simulated market, a simulated day of
     traffic through the real auction, and a CTR model trained on it."""
+    import subprocess
+
     from adsmanager.services import demo as demo_data
 
     settings = _settings()
@@ -624,7 +633,17 @@ def demo(ctx: click.Context, host: str, port: int, workers: int) -> None:
         ctx.invoke(simulate_market)
         ctx.invoke(simulate_traffic, requests=3000)
         ctx.invoke(train_model)
-    ctx.invoke(serve, host=host, port=port, workers=workers)
+    jobs = (
+        subprocess.Popen([sys.executable, "-m", "adsmanager.cli", "scheduler"])
+        if with_scheduler
+        else None
+    )
+    try:
+        ctx.invoke(serve, host=host, port=port, workers=workers)
+    finally:
+        if jobs is not None:
+            jobs.terminate()
+            jobs.wait(30)
 
 
 @main.command()
