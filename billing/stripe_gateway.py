@@ -189,4 +189,7 @@ def verify_webhook(payload: bytes, signature: str | None, secret: str) -> dict[s
         raise BadWebhook(f"the signature does not match: {error.user_message or error}") from None
     except (ValueError, AttributeError, TypeError):  # not JSON, or JSON but not an object
         raise BadWebhook("the body is not a JSON event") from None
-    return event.to_dict()
+    body = event.to_dict()
+    if not isinstance(body.get("id"), str) or not isinstance(body.get("type"), str):
+        raise BadWebhook("the event has no id or type")
+    return body

@@ -225,6 +225,9 @@ def create_top_up(
         )
     except GatewayError as error:
         raise_gateway_error(error)
+    # A retry that Stripe answered from its idempotency cache gets the first attempt's
+    # intent: keep the id that intent carries, so Stripe and the database agree.
+    top_up_id = intent.metadata.get("top_up_id", top_up_id)
     try:
         with db.transaction() as session:
             row = TopUp(
@@ -290,7 +293,9 @@ def _credit_payment(session: Session, intent: dict[str, Any], now: datetime) -> 
         return f"refused: paid in {currency}, the account is in {advertiser.currency}"
     received = intent.get("amount_received") or intent["amount"]
     amount = Money(currency, from_minor_units(int(received), currency))
-    top_up = session.get(TopUp, top_up_id, with_for_update=True)
+    top_up = session.scalar(
+        select(TopUp).where(TopUp.payment_intent_id == intent["id"]).with_for_update()
+    )
     if top_up is None:  # the intent was made but its row was never written: keep it now
         top_up = TopUp(
             id=top_up_id,
@@ -303,7 +308,7 @@ def _credit_payment(session: Session, intent: dict[str, Any], now: datetime) -> 
         session.add(top_up)
     top_up.status = TopUpStatus.SUCCEEDED
     top_up.failure_reason = None
-    entry = rules.top_up(advertiser.id, amount, intent["id"], top_up_id)
+    entry = rules.top_up(advertiser.id, amount, intent["id"], top_up.id)
     posted = ledger.post(session, [entry], now, "stripe", now)
     return f"credited {amount}" if posted else "already credited"
 
