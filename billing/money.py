@@ -19,6 +19,10 @@ ZERO_DECIMAL = frozenset(
     + ["PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"]
 )
 THREE_DECIMAL = frozenset(["BHD", "JOD", "KWD", "OMR", "TND"])
+# Amounts Stripe accepts only in coarser steps than the minor unit, in micros: ISK has two
+# decimals in the API but must be whole krónur; three-decimal amounts must end in 0.
+# https://docs.stripe.com/currencies#special-cases
+STRIPE_STEP_MICROS = {"ISK": 1_000_000} | dict.fromkeys(THREE_DECIMAL, 10_000)
 
 
 class InexactAmount(ValueError):
@@ -42,16 +46,21 @@ def micros_per_minor_unit(currency: str) -> int:
     return MICROS_PER_UNIT // 10 ** decimals(currency)
 
 
+def stripe_step_micros(currency: str) -> int:
+    """The smallest step of an amount Stripe accepts in this currency, in micros."""
+    code = currency.upper()
+    return STRIPE_STEP_MICROS.get(code, micros_per_minor_unit(code))
+
+
 def to_minor_units(micros: int, currency: str) -> int:
     """Micros → the integer amount Stripe expects (cents, yen, ...), exactly or not at all."""
-    step = micros_per_minor_unit(currency)
-    whole, rest = divmod(micros, step)
-    if rest:
+    step = stripe_step_micros(currency)
+    if micros % step:
         raise InexactAmount(
-            f"{micros} micros is not a whole number of {currency.upper()} minor units "
-            f"(multiples of {step} micros)"
+            f"{micros} micros is not a whole number of {currency.upper()} steps that Stripe "
+            f"takes (multiples of {step} micros)"
         )
-    return whole
+    return micros // micros_per_minor_unit(currency)
 
 
 def from_minor_units(amount: int, currency: str) -> int:

@@ -50,6 +50,7 @@ class Refund:
     amount: Money
     payment_intent_id: str | None
     created: datetime
+    metadata: dict[str, str]
 
 
 def _money(amount: int, currency: str) -> Money:
@@ -79,6 +80,7 @@ def _refund(refund: Any) -> Refund:
         amount=_money(refund.amount, refund.currency),
         payment_intent_id=getattr(refund, "payment_intent", None),
         created=_created(refund.created),
+        metadata=refund.metadata.to_dict() if getattr(refund, "metadata", None) else {},
     )
 
 

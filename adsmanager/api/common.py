@@ -171,7 +171,7 @@ IDEMPOTENCY_HEADER = {
     "in": "header",
     "name": "Idempotency-Key",
     "required": False,
-    "schema": {"type": "string", "maxLength": 200},
+    "schema": {"type": "string", "maxLength": 100},
     "description": "Send the same key again (a retry) and get the same result, done once.",
 }
 
@@ -181,8 +181,8 @@ def idempotency_key() -> str | None:
     key = request.headers.get("Idempotency-Key")
     if key is None:
         return None
-    if not 1 <= len(key) <= 200 or not key.isprintable() or not key.isascii():
-        raise invalid("Idempotency-Key", "Must be 1 to 200 printable ASCII characters.")
+    if not 1 <= len(key) <= 100 or not key.isprintable() or not key.isascii():
+        raise invalid("Idempotency-Key", "Must be 1 to 100 printable ASCII characters.")
     return key
 
 

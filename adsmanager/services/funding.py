@@ -8,6 +8,8 @@ both pass the "not more than was paid" check.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -39,7 +41,7 @@ from adsmanager.services.pagination import Page, paginate
 from adsmanager.services.spend_posting import unposted_charges
 from adsmanager.vocabulary import AdvertiserStatus, TopUpStatus
 from billing import ledger as rules
-from billing.money import InexactAmount, Money, from_minor_units, micros_per_minor_unit
+from billing.money import InexactAmount, Money, from_minor_units, stripe_step_micros
 from billing.stripe_gateway import DECLINED, UNAVAILABLE, GatewayError, StripeGateway
 
 
@@ -117,7 +119,7 @@ def checked_amount(micros: int, currency: str, field: str = "amount_micros") -> 
         amount = Money(currency, micros)
         amount.minor_units()
     except InexactAmount:
-        step = micros_per_minor_unit(currency)
+        step = stripe_step_micros(currency)
         raise invalid(
             field, f"Must be a whole number of {currency} minor units (a multiple of {step})."
         ) from None
@@ -135,6 +137,11 @@ class TopUpView:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.top_up, name)
+
+
+def _keyed_id(prefix: str, advertiser_id: str, key: str) -> str:
+    digest = hashlib.sha256(f"{advertiser_id}:{key}".encode()).digest()[:16]
+    return f"{prefix}_{base64.b32encode(digest).decode().rstrip('=').lower()}"
 
 
 def _existing_top_up(session: Session, advertiser_id: str, key: str) -> TopUp | None:
@@ -213,7 +220,11 @@ def create_top_up(
         existing = idempotency_key and _existing_top_up(session, advertiser.id, idempotency_key)
     if existing:
         return _same_top_up(existing, amount, stripe, settings.stripe_publishable_key)
-    top_up_id = new_id("top")
+    # With a client key the id is derived from it, so a retry sends Stripe exactly the same
+    # request under the same Stripe idempotency key (Stripe refuses a key reused otherwise).
+    top_up_id = (
+        _keyed_id("top", advertiser.id, idempotency_key) if idempotency_key else new_id("top")
+    )
     key = idempotency_key or top_up_id
     customer = _customer_id(db, stripe, advertiser)
     try:

@@ -74,7 +74,7 @@ def reconcile(
         stripe_side |= {
             f"refund:{refund.id}": (refund.id, refund.amount, refund.created)
             for refund in gateway.refunds()
-            if refund.status in ("succeeded", "pending")
+            if refund.status in ("succeeded", "pending") and refund.metadata.get("advertiser_id")
         }
     except GatewayError as error:
         raise_gateway_error(error)

