@@ -106,3 +106,9 @@ class TopUpStatus(StrEnum):
     SUCCEEDED = "SUCCEEDED"  # Stripe's webhook confirmed it; the balance was credited
     FAILED = "FAILED"
     CANCELED = "CANCELED"
+
+
+class RefundStatus(StrEnum):
+    PENDING = "PENDING"  # reserved; Stripe asked, or to be asked again with the same key
+    SUCCEEDED = "SUCCEEDED"  # Stripe made it; the balance was debited
+    FAILED = "FAILED"

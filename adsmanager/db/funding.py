@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from adsmanager.db.base import Base, JSONDocument, UTCDateTime, utcnow
 from adsmanager.db.ledger import BIG_ID
 from adsmanager.db.models import ID, enum_column
-from adsmanager.vocabulary import TopUpStatus
+from adsmanager.vocabulary import RefundStatus, TopUpStatus
 
 
 class TopUp(Base):
@@ -33,6 +33,29 @@ class TopUp(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     created_by: Mapped[str | None] = mapped_column(ID)
+
+
+class Refund(Base):
+    """Money paid back through Stripe. Written PENDING before Stripe is asked (so the amount
+    is reserved and a retry finds it), finished once Stripe answers."""
+
+    __tablename__ = "refunds"
+    __table_args__ = (UniqueConstraint("advertiser_id", "idempotency_key"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    advertiser_id: Mapped[str] = mapped_column(ForeignKey("advertisers.id"))
+    top_up_id: Mapped[str] = mapped_column(ForeignKey("top_ups.id"), index=True)
+    amount_micros: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[RefundStatus] = mapped_column(enum_column(RefundStatus, "refund_status"))
+    idempotency_key: Mapped[str] = mapped_column(String(100))
+    stripe_refund_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    entry_id: Mapped[int | None] = mapped_column(ForeignKey("journal_entries.id"))
+    created_by: Mapped[str] = mapped_column(ID)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
 class StripeEvent(Base):

@@ -24,7 +24,7 @@ from adsmanager.db.database import Database
 from adsmanager.db.delivery import AdEvent
 from adsmanager.db.funding import StripeEvent, TopUp
 from adsmanager.db.ledger import JournalEntry as EntryRow
-from adsmanager.db.ledger import LedgerAccount, Posting
+from adsmanager.db.ledger import Posting
 from adsmanager.db.models import Advertiser
 from adsmanager.db.upsert import insert_for
 from adsmanager.services import advertisers, ledger
@@ -84,7 +84,7 @@ class Balance:
         return self.ledger_balance_micros - self.unposted_spend_micros
 
 
-def _balance(session: Session, advertiser: Advertiser) -> Balance:
+def balance_of(session: Session, advertiser: Advertiser) -> Balance:
     unposted = session.scalar(
         select(func.coalesce(func.sum(AdEvent.charge_micros), 0)).where(
             AdEvent.advertiser_id == advertiser.id, unposted_charges()
@@ -100,7 +100,7 @@ def _balance(session: Session, advertiser: Advertiser) -> Balance:
 
 def balance(db: Database, actor: Actor, advertiser_id: str) -> Balance:
     with db.read() as session:
-        return _balance(session, advertiser_lookup(session, actor, advertiser_id))
+        return balance_of(session, advertiser_lookup(session, actor, advertiser_id))
 
 
 def advertiser_lookup(session: Session, actor: Actor, advertiser_id: str | None) -> Advertiser:
@@ -139,7 +139,7 @@ class TopUpView:
         return getattr(self.top_up, name)
 
 
-def _keyed_id(prefix: str, advertiser_id: str, key: str) -> str:
+def keyed_id(prefix: str, advertiser_id: str, key: str) -> str:
     digest = hashlib.sha256(f"{advertiser_id}:{key}".encode()).digest()[:16]
     return f"{prefix}_{base64.b32encode(digest).decode().rstrip('=').lower()}"
 
@@ -223,7 +223,7 @@ def create_top_up(
     # With a client key the id is derived from it, so a retry sends Stripe exactly the same
     # request under the same Stripe idempotency key (Stripe refuses a key reused otherwise).
     top_up_id = (
-        _keyed_id("top", advertiser.id, idempotency_key) if idempotency_key else new_id("top")
+        keyed_id("top", advertiser.id, idempotency_key) if idempotency_key else new_id("top")
     )
     key = idempotency_key or top_up_id
     customer = _customer_id(db, stripe, advertiser)
@@ -372,89 +372,7 @@ def handle_stripe_event(db: Database, event: dict[str, Any], now: datetime | Non
         return outcome
 
 
-# --- refunds and credits --------------------------------------------------------------------
-
-
-def _refunded_micros(session: Session, top_up: TopUp) -> int:
-    return -int(
-        session.scalar(
-            select(func.coalesce(func.sum(Posting.amount_micros), 0))
-            .join(EntryRow, EntryRow.id == Posting.entry_id)
-            .join(LedgerAccount, LedgerAccount.id == Posting.account_id)
-            .where(
-                EntryRow.kind == rules.EntryKind.REFUND.value,
-                EntryRow.reference == top_up.id,
-                LedgerAccount.kind == rules.AccountKind.ADVERTISER_BALANCE.value,
-            )
-        )
-    )
-
-
-@dataclass(frozen=True)
-class Refunded:
-    refund_id: str
-    top_up_id: str
-    advertiser_id: str
-    amount_micros: int
-    currency: str
-    entry_id: int | None
-
-
-def refund(
-    db: Database,
-    gateway: StripeGateway | None,
-    actor: Actor,
-    advertiser_id: str,
-    *,
-    top_up_id: str,
-    amount_micros: int,
-    reason: str,
-    idempotency_key: str | None = None,
-) -> Refunded:
-    """Pay part or all of a top-up back through Stripe and take it off the balance. Not more
-    than was paid in that top-up, nor more than the advertiser has left."""
-    stripe = require_gateway(gateway)
-    now = utcnow()
-    with db.transaction() as session:
-        advertiser = advertisers.load(session, actor, advertiser_id)
-        top_up = session.get(TopUp, top_up_id, with_for_update=True)
-        if top_up is None or top_up.advertiser_id != advertiser.id:
-            raise NotFound("Top-up")
-        if top_up.status is not TopUpStatus.SUCCEEDED:
-            raise Conflict("not_refundable", "Only a succeeded top-up can be refunded.")
-        amount = checked_amount(amount_micros, top_up.currency)
-        refundable = top_up.amount_micros - _refunded_micros(session, top_up)
-        available = _balance(session, advertiser).available_micros
-        if amount.micros > min(refundable, available):
-            raise InvalidInput(
-                {
-                    "amount_micros": [
-                        f"At most {max(0, min(refundable, available))} micros: "
-                        f"{refundable} of this top-up are not refunded yet and "
-                        f"{available} of the balance are not spent."
-                    ]
-                }
-            )
-        request_key = idempotency_key or new_id("rfr")
-        try:
-            made = stripe.refund(
-                top_up.payment_intent_id,
-                amount,
-                metadata={"advertiser_id": advertiser.id, "top_up_id": top_up.id},
-                idempotency_key=f"refund:{top_up.id}:{request_key}",
-            )
-        except GatewayError as error:
-            raise_gateway_error(error)
-        entry = rules.refund(advertiser.id, amount, made.id, top_up.id, reason)
-        posted = ledger.post(session, [entry], now, actor.id, now)
-        return Refunded(
-            made.id,
-            top_up.id,
-            advertiser.id,
-            amount.micros,
-            amount.currency,
-            posted[0].entry_id if posted else None,
-        )
+# --- credits --------------------------------------------------------------------
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
-"""The double-entry ledger, top-ups through Stripe, Stripe events and reconciliations;
-ad events remember the ledger entry they were posted in
+"""The double-entry ledger, top-ups and refunds through Stripe, Stripe events and
+reconciliations; ad events remember the ledger entry they were posted in
 
 Revision ID: 0007
 Revises: 0006
@@ -202,6 +202,53 @@ def upgrade() -> None:
             batch_op.f("uq_advertisers_stripe_customer_id"), ["stripe_customer_id"]
         )
 
+    op.create_table(
+        "refunds",
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("advertiser_id", sa.String(length=40), nullable=False),
+        sa.Column("top_up_id", sa.String(length=40), nullable=False),
+        sa.Column("amount_micros", sa.BigInteger(), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "PENDING",
+                "SUCCEEDED",
+                "FAILED",
+                name="refund_status",
+                native_enum=False,
+                create_constraint=True,
+            ),
+            nullable=False,
+        ),
+        sa.Column("idempotency_key", sa.String(length=100), nullable=False),
+        sa.Column("stripe_refund_id", sa.String(length=255), nullable=True),
+        sa.Column("failure_reason", sa.Text(), nullable=True),
+        sa.Column("entry_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("created_by", sa.String(length=40), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["advertiser_id"], ["advertisers.id"], name=op.f("fk_refunds_advertiser_id_advertisers")
+        ),
+        sa.ForeignKeyConstraint(
+            ["entry_id"], ["journal_entries.id"], name=op.f("fk_refunds_entry_id_journal_entries")
+        ),
+        sa.ForeignKeyConstraint(
+            ["top_up_id"], ["top_ups.id"], name=op.f("fk_refunds_top_up_id_top_ups")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_refunds")),
+        sa.UniqueConstraint(
+            "advertiser_id",
+            "idempotency_key",
+            name=op.f("uq_refunds_advertiser_id_idempotency_key"),
+        ),
+        sa.UniqueConstraint("stripe_refund_id", name=op.f("uq_refunds_stripe_refund_id")),
+    )
+    with op.batch_alter_table("refunds", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_refunds_top_up_id"), ["top_up_id"], unique=False)
+
     _make_ledger_append_only()
 
 
@@ -245,6 +292,10 @@ def _drop_append_only_triggers() -> None:
 
 def downgrade() -> None:
     _drop_append_only_triggers()
+    with op.batch_alter_table("refunds", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_refunds_top_up_id"))
+
+    op.drop_table("refunds")
     with op.batch_alter_table("advertisers", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("uq_advertisers_stripe_customer_id"), type_="unique")
         batch_op.drop_column("stripe_customer_id")

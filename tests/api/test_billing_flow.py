@@ -254,7 +254,7 @@ def test_reconciliation_finds_what_stripe_and_the_ledger_disagree_on(
     assert clean.status_code == 201, clean.json
     # Earlier tests of this session left their own payments in localstripe: only this
     # advertiser's are ours to judge.
-    ours = {credited["payment_intent_id"], refunded.json["refund_id"]}
+    ours = {credited["payment_intent_id"], refunded.json["stripe_refund_id"]}
     assert not [d for d in clean.json["differences"] if d.get("stripe_id") in ours]
 
     lost = start_top_up(api, 7_000_000)  # paid, but its webhook never arrived

@@ -207,7 +207,8 @@ def test_an_admin_refunds_part_of_a_top_up(client, admin, unfunded, stripe_serve
     assert api.post(path, json=body).status_code == 403  # advertisers cannot refund themselves
     refunded = admin.post(path, json=body)
     assert refunded.status_code == 201, refunded.json
-    refund = stripe_client(stripe_server).v1.refunds.retrieve(refunded.json["refund_id"])
+    assert refunded.json["status"] == "SUCCEEDED" and refunded.json["reason"] == "unused budget"
+    refund = stripe_client(stripe_server).v1.refunds.retrieve(refunded.json["stripe_refund_id"])
     assert (refund.amount, refund.payment_intent) == (1200, top_up["payment_intent_id"])
     assert balance(api)["ledger_balance_micros"] == 18_000_000
     too_much = admin.post(path, json={**body, "amount_micros": 18_000_001})
@@ -249,3 +250,45 @@ def test_a_manual_credit_records_the_reason_and_who_gave_it(admin, unfunded):
     assert entry["memo"] == "make-good for the outage"
     assert entry["created_by"] == first.json["created_by"] != ""
     assert sorted(p["amount_micros"] for p in entry["postings"]) == [-7_500_000, 7_500_000]
+
+
+def test_a_refund_retried_with_its_key_is_the_same_refund(client, admin, unfunded, stripe_server):
+    advertiser, api = unfunded
+    top_up = _paid_top_up(client, api, stripe_server, 30_000_000)
+    path = f"/v1/advertisers/{advertiser['id']}/refunds"
+    body = {"top_up_id": top_up["id"], "amount_micros": 30_000_000, "reason": "closing"}
+    headers = {"Idempotency-Key": "refund-77"}
+    first = admin.post(path, json=body, headers=headers)
+    again = admin.post(path, json=body, headers=headers)
+    assert first.status_code == again.status_code == 201, again.json
+    assert again.json == first.json
+    assert balance(api)["ledger_balance_micros"] == 0
+    other = admin.post(path, json={**body, "amount_micros": 1_000_000}, headers=headers)
+    assert other.status_code == 409 and other.json["code"] == "idempotency_key_reused"
+
+
+def test_a_refund_stripe_did_not_answer_stays_pending_until_retried(
+    client, admin, unfunded, stripe_server, database_url
+):
+    advertiser, api = unfunded
+    top_up = _paid_top_up(client, api, stripe_server, 20_000_000)
+    path = f"/v1/advertisers/{advertiser['id']}/refunds"
+    body = {"top_up_id": top_up["id"], "amount_micros": 15_000_000, "reason": "r"}
+    headers = {"Authorization": f"Bearer {admin.key}", "Idempotency-Key": "refund-down"}
+    down = create_app(
+        {
+            "database_url": database_url,
+            "secret_key": "test-secret",
+            "stripe_api_key": "sk_test_down",
+            "stripe_api_base": f"http://127.0.0.1:{free_port()}",
+        }
+    ).test_client()
+    response = down.post(path, json=body, headers=headers)
+    assert response.status_code == 503 and "PENDING" in response.json["message"]
+    assert balance(api)["ledger_balance_micros"] == 20_000_000  # nothing debited yet
+    # The pending refund's money is promised: another refund cannot take it too.
+    second = admin.post(path, json={**body, "amount_micros": 10_000_000})
+    assert second.status_code == 422 and "At most 5000000" in str(second.json["fields"])
+    finished = admin.post(path, json=body, headers={"Idempotency-Key": "refund-down"})
+    assert finished.status_code == 201 and finished.json["status"] == "SUCCEEDED"
+    assert balance(api)["ledger_balance_micros"] == 5_000_000

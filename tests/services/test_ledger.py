@@ -21,6 +21,7 @@ from adsmanager.services import funding, ledger, spend_posting
 from billing import ledger as rules
 from billing.money import Money
 from tests.conftest import TEST_DATABASE_URL
+from tests.funding import pay
 from tests.ledger_data import charge
 
 needs_postgres = pytest.mark.skipif(
@@ -186,3 +187,62 @@ def test_concurrent_processes_end_with_exact_balances(db):
         process.join(120)
         assert process.exitcode == 0
     _settle_and_check(db, advertiser_id, workers, rounds)
+
+
+@needs_postgres
+def test_concurrent_refunds_never_refund_more_than_is_unspent(db, app, stripe_server):
+    """Two top-ups of 100, 150 spent: of two refunds of 50, from different top-ups at the
+    same moment, only one passes."""
+    from adsmanager.db.funding import TopUp
+    from adsmanager.services import refunds
+    from adsmanager.services.access import Actor
+    from adsmanager.vocabulary import Role, TopUpStatus
+
+    advertiser_id = _advertiser(db)
+    gateway = funding.make_gateway(app.extensions["adsmanager.settings"])
+    customer = gateway.create_customer("Refunds", {}, f"c-{advertiser_id}")
+    for number in range(2):
+        intent = gateway.create_payment_intent(
+            customer, Money("USD", 100_000_000), {}, f"{advertiser_id}-{number}"
+        )
+        pay(stripe_server, intent.id)
+        with db.transaction() as session:
+            session.add(
+                TopUp(
+                    id=f"top_{advertiser_id[4:]}{number}",
+                    advertiser_id=advertiser_id,
+                    amount_micros=100_000_000,
+                    currency="USD",
+                    status=TopUpStatus.SUCCEEDED,
+                    idempotency_key=str(number),
+                    payment_intent_id=intent.id,
+                )
+            )
+        _post(db, rules.top_up(advertiser_id, Money("USD", 100_000_000), intent.id, "t"))
+    charge(db, advertiser_id, 150_000_000)
+    admin = Actor("admin", Role.ADMIN)
+    outcomes = []
+
+    def refund(number: int) -> None:
+        try:
+            refunds.refund(
+                db,
+                gateway,
+                admin,
+                advertiser_id,
+                top_up_id=f"top_{advertiser_id[4:]}{number}",
+                amount_micros=50_000_000,
+                reason="race",
+            )
+            outcomes.append("refunded")
+        except Exception as error:  # noqa: BLE001 - the loser's reason is checked below
+            outcomes.append(type(error).__name__)
+
+    threads = [threading.Thread(target=refund, args=(n,)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["InvalidInput", "refunded"]
+    spend_posting.post_spend(db)
+    assert _balance(db, advertiser_id) == 0

@@ -23,7 +23,7 @@ from adsmanager.api.funding.schemas import (
     TopUpListArgs,
     TopUpSchema,
 )
-from adsmanager.services import funding
+from adsmanager.services import funding, refunds
 from adsmanager.vocabulary import Role
 
 blp = Blueprint(
@@ -94,11 +94,14 @@ class Refunds(MethodView):
     @blp.requires(Role.ADMIN)
     @blp.arguments(RefundCreateSchema)
     @blp.response(201, RefundSchema)
+    @blp.alt_response(409, response="CONFLICT")
     @blp.alt_response(503, response="SERVICE_UNAVAILABLE")
     @blp.doc(parameters=[IDEMPOTENCY_HEADER])
     def post(self, data, advertiser_id):
-        """Refund (part of) a top-up through Stripe; at most what is left unspent."""
-        return funding.refund(
+        """Refund (part of) a top-up through Stripe; at most what is left unspent. If Stripe
+        does not answer, the refund stays PENDING: repeat the request with the same
+        Idempotency-Key to finish it."""
+        return refunds.refund(
             database(),
             stripe_gateway(),
             actor(),

@@ -1,7 +1,7 @@
 from marshmallow import fields, validate
 
 from adsmanager.api.common import Id, Micros, PageArgs, StrictSchema
-from adsmanager.vocabulary import TopUpStatus
+from adsmanager.vocabulary import RefundStatus, TopUpStatus
 
 REASON = fields.String(
     required=True,
@@ -75,12 +75,18 @@ class RefundCreateSchema(StrictSchema):
 
 
 class RefundSchema(StrictSchema):
-    refund_id = fields.String(required=True, metadata={"description": "Stripe's refund id."})
-    top_up_id = fields.String(required=True)
+    id = fields.String(required=True)
     advertiser_id = fields.String(required=True)
+    top_up_id = fields.String(required=True)
     amount_micros = fields.Integer(required=True)
     currency = fields.String(required=True)
+    reason = fields.String(required=True)
+    status = fields.Enum(RefundStatus, by_value=True, required=True)
+    stripe_refund_id = fields.String(allow_none=True, required=True)
+    failure_reason = fields.String(allow_none=True, required=True)
     entry_id = fields.Integer(allow_none=True, required=True)
+    created_by = fields.String(required=True)
+    created_at = fields.DateTime(required=True)
 
 
 class CreditCreateSchema(StrictSchema):
