@@ -47,7 +47,7 @@ class Posting:
 
 
 class UnbalancedEntry(ValueError):
-    pass
+    """An entry that would make or lose money, or that no one could post only once."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,7 @@ class InexactAmount(ValueError):
 
 
 class CurrencyMismatch(ValueError):
-    pass
+    """Amounts of two currencies added together: there are no exchange rates here."""
 
 
 def decimals(currency: str) -> int:
