@@ -32,9 +32,6 @@ class LogWriter:
         self._queue: queue.Queue = queue.Queue(maxsize=capacity)
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
-        # Held while a batch is taken and written, so flush() returns only after every row
-        # queued before it is in the database.
-        self._write_lock = threading.Lock()
         self.dropped = 0
 
     def put(self, model: type, row: dict) -> None:
@@ -45,10 +42,12 @@ class LogWriter:
             self.dropped += 1
 
     def flush(self) -> None:
-        """Write everything queued so far (tests and shutdown call this)."""
-        with self._write_lock:
-            while self._write_batch(block=False):
-                pass
+        """Write everything queued so far (tests and shutdown call this), then wait for the
+        batch the background thread may be writing. No lock is shared with that thread: a
+        lock it takes again at once could keep this waiting for ever (locks are not fair)."""
+        while self._write_batch(block=False):
+            pass
+        self._queue.join()
 
     def _ensure_started(self) -> None:
         if self._thread is None:
@@ -63,8 +62,7 @@ class LogWriter:
     def _run(self) -> None:
         while True:
             try:
-                with self._write_lock:
-                    self._write_batch(block=True)
+                self._write_batch(block=True)
             except Exception:
                 log.exception("writing auction logs failed; the batch is lost")
 
@@ -84,7 +82,11 @@ class LogWriter:
         by_model: dict[type, list[dict]] = {}
         for model, row in batch:
             by_model.setdefault(model, []).append(row)
-        with self._db.transaction() as session:
-            for model, rows in by_model.items():
-                session.execute(model.__table__.insert(), rows)
+        try:
+            with self._db.transaction() as session:
+                for model, rows in by_model.items():
+                    session.execute(model.__table__.insert(), rows)
+        finally:
+            for _ in batch:
+                self._queue.task_done()
         return True
