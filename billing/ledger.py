@@ -23,6 +23,9 @@ class AccountKind(StrEnum):
     # Manual credits are a cost to the platform (goodwill, make-goods, demo money).
     PLATFORM_CREDITS = "platform_credits"
     CREATOR_FUND_POOL = "creator_fund_pool"
+    # A fixed creator fund is a cost to the platform (a revenue-share fund comes out of
+    # platform revenue instead).
+    CREATOR_FUND_EXPENSE = "creator_fund_expense"
     CREATOR_PAYABLE = "creator_payable"  # owner: creator id
 
 
@@ -31,6 +34,10 @@ class EntryKind(StrEnum):
     SPEND = "SPEND"
     REFUND = "REFUND"
     MANUAL_CREDIT = "MANUAL_CREDIT"
+    FUND_POOL = "FUND_POOL"  # a payout run's pool, from its source
+    FUND_SHARES = "FUND_SHARES"  # the pool, split among the creators of a run
+    FUND_CLAWBACK = "FUND_CLAWBACK"  # taken back from creators, returned to the source
+    PAYOUT = "PAYOUT"  # a creator's balance, transferred through Stripe Connect
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -163,4 +170,71 @@ def spend(advertiser_id: str, campaign_id: str, amount: Money, first_event_id: i
         ),
         advertiser_id=advertiser_id,
         campaign_id=campaign_id,
+    )
+
+
+def creator_payable(creator_id: str, currency: str) -> Account:
+    return Account(AccountKind.CREATOR_PAYABLE, currency, creator_id)
+
+
+def fund_pool(run_id: str, amount: Money, source: AccountKind):
+    """A payout run's pool leaves its source (platform revenue, or the fund's expense)."""
+    _positive(amount)
+    return JournalEntry(
+        key=f"fund-pool:{run_id}",
+        kind=EntryKind.FUND_POOL,
+        postings=_move(
+            platform(source, amount.currency),
+            platform(AccountKind.CREATOR_FUND_POOL, amount.currency),
+            amount.micros,
+        ),
+        reference=run_id,
+        memo=f"creator fund pool of payout run {run_id}",
+    )
+
+
+def fund_shares(run_id: str, currency: str, shares: dict[str, int]):
+    """The pool, owed to each creator of a run: one entry, one posting per creator."""
+    owed = {creator: micros for creator, micros in shares.items() if micros}
+    if any(micros < 0 for micros in owed.values()):
+        raise ValueError("a share cannot be negative")
+    pool = platform(AccountKind.CREATOR_FUND_POOL, currency)
+    return JournalEntry(
+        key=f"fund-shares:{run_id}",
+        kind=EntryKind.FUND_SHARES,
+        postings=(Posting(pool, -sum(owed.values())),)
+        + tuple(Posting(creator_payable(c, currency), owed[c]) for c in sorted(owed)),
+        reference=run_id,
+        memo=f"creator shares of payout run {run_id}",
+    )
+
+
+def fund_clawbacks(run_id: str, currency: str, amounts: dict[str, int], source: AccountKind):
+    """Shares of earlier runs taken back from creators, returned to the fund's source."""
+    taken = {creator: micros for creator, micros in amounts.items() if micros}
+    if any(micros < 0 for micros in taken.values()):
+        raise ValueError("a clawback cannot be negative")
+    return JournalEntry(
+        key=f"fund-clawbacks:{run_id}",
+        kind=EntryKind.FUND_CLAWBACK,
+        postings=tuple(Posting(creator_payable(c, currency), -taken[c]) for c in sorted(taken))
+        + (Posting(platform(source, currency), sum(taken.values())),),
+        reference=run_id,
+        memo=f"clawbacks applied in payout run {run_id}",
+    )
+
+
+def payout(run_id: str, creator_id: str, amount: Money, transfer_id: str):
+    """What a creator was owed, paid by a Stripe transfer. Once per run and creator."""
+    _positive(amount)
+    return JournalEntry(
+        key=f"payout:{run_id}:{creator_id}",
+        kind=EntryKind.PAYOUT,
+        postings=_move(
+            creator_payable(creator_id, amount.currency),
+            platform(AccountKind.STRIPE_CLEARING, amount.currency),
+            amount.micros,
+        ),
+        reference=transfer_id,
+        memo=f"payout run {run_id} to creator {creator_id}",
     )

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from adsmanager.db.database import Database
@@ -24,6 +24,9 @@ from adsmanager.db.upsert import insert_for
 from adsmanager.services.access import Actor, scoped
 from adsmanager.services.pagination import Page, paginate
 from billing.ledger import Account, AccountKind, JournalEntry
+
+# Ids per IN (...): SQLite allows 32,766 bound parameters in a statement.
+LOOKUP_CHUNK = 5_000
 
 
 @dataclass(frozen=True)
@@ -53,14 +56,21 @@ def account_ids(session: Session, accounts: Iterable[Account], now: datetime) ->
         ),
         rows,
     )
-    found = session.execute(
-        select(
-            LedgerAccount.id, LedgerAccount.kind, LedgerAccount.owner_id, LedgerAccount.currency
-        ).where(
-            LedgerAccount.owner_id.in_({a.owner for a in wanted}),
-            LedgerAccount.kind.in_({a.kind.value for a in wanted}),
-        )
-    ).all()
+    owners = sorted({a.owner for a in wanted})
+    kinds = {a.kind.value for a in wanted}
+    found = []
+    for start in range(0, len(owners), LOOKUP_CHUNK):  # a payout run opens 100,000 accounts
+        found += session.execute(
+            select(
+                LedgerAccount.id,
+                LedgerAccount.kind,
+                LedgerAccount.owner_id,
+                LedgerAccount.currency,
+            ).where(
+                LedgerAccount.owner_id.in_(owners[start : start + LOOKUP_CHUNK]),
+                LedgerAccount.kind.in_(kinds),
+            )
+        ).all()
     by_account = {
         Account(AccountKind(kind), currency, owner): id_ for id_, kind, owner, currency in found
     }
@@ -119,14 +129,13 @@ def post(
                 }
             )
     session.execute(Posting.__table__.insert(), rows)
-    for account_id in sorted(deltas):
-        session.execute(
-            update(LedgerAccount)
-            .where(LedgerAccount.id == account_id)
-            .values(
-                balance_micros=LedgerAccount.balance_micros + deltas[account_id], updated_at=now
-            )
-        )
+    accounts = LedgerAccount.__table__
+    session.execute(
+        update(accounts)
+        .where(accounts.c.id == bindparam("account_id"))
+        .values(balance_micros=accounts.c.balance_micros + bindparam("delta"), updated_at=now),
+        [{"account_id": a, "delta": deltas[a]} for a in sorted(deltas)],
+    )
     return [Posted(new_ids[entry.key], entry.key) for entry in new]
 
 

@@ -105,7 +105,8 @@ def test_to_minor_units_is_exact_or_refused(micros, currency):
     try:
         minor = to_minor_units(micros, currency)
     except InexactAmount:
-        assert micros % micros_per_minor_unit(currency) != 0
+        # Not a whole minor unit, or not a step Stripe takes (whole krónur, 10 fils).
+        assert micros % stripe_step_micros(currency) != 0
     else:
         assert from_minor_units(minor, currency) == micros
 
