@@ -112,3 +112,23 @@ class RefundStatus(StrEnum):
     PENDING = "PENDING"  # reserved; Stripe asked, or to be asked again with the same key
     SUCCEEDED = "SUCCEEDED"  # Stripe made it; the balance was debited
     FAILED = "FAILED"
+
+
+class PeriodKind(StrEnum):
+    DAY = "DAY"
+    MONTH = "MONTH"
+
+
+class PayoutRunStatus(StrEnum):
+    DRAFT = "DRAFT"  # computed, waiting for finance; computing again replaces it
+    APPROVED = "APPROVED"  # approved by finance; the shares are in the ledger
+    PARTIALLY_PAID = "PARTIALLY_PAID"  # some transfers failed; paying again retries them
+    PAID = "PAID"
+
+
+class PayoutLineStatus(StrEnum):
+    EXCLUDED = "EXCLUDED"  # not eligible; any balance carried in is carried on
+    CARRIED = "CARRIED"  # below the minimum payout: the balance moves to a later run
+    PAYABLE = "PAYABLE"  # to be transferred
+    PAID = "PAID"
+    FAILED = "FAILED"  # the transfer failed (reason kept); paying again retries it

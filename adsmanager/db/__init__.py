@@ -1,6 +1,6 @@
 """Persistence: SQLAlchemy metadata and models, the engine/session handle, migrations."""
 
-from adsmanager.db import ctr_models, delivery, funding, jobs, ledger, models
+from adsmanager.db import creator_fund, ctr_models, delivery, funding, jobs, ledger, models
 from adsmanager.db.base import Base
 from adsmanager.db.database import Database
 
@@ -9,6 +9,7 @@ metadata = Base.metadata
 __all__ = [
     "Base",
     "Database",
+    "creator_fund",
     "ctr_models",
     "delivery",
     "funding",
