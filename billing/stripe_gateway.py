@@ -2,8 +2,9 @@
 
 Amounts cross this boundary as ``Money`` (micros) and are converted to Stripe's minor units
 here. Every failure comes out as a ``GatewayError`` whose ``kind`` says what the caller can
-tell its user: Stripe could not be reached, the card was declined, or Stripe refused the
-request.
+tell its user: Stripe could not be reached (or is still busy with the same idempotency key:
+ask again later with that key), the card was declined, or Stripe refused the request (no
+money moved).
 """
 
 from __future__ import annotations
@@ -53,6 +54,19 @@ class Refund:
     metadata: dict[str, str]
 
 
+@dataclass(frozen=True)
+class Transfer:
+    """Money sent to a creator's connected account (Stripe Connect)."""
+
+    id: str
+    amount: Money
+    destination: str
+    transfer_group: str | None
+    metadata: dict[str, str]
+    created: datetime
+    reversed: bool
+
+
 def _money(amount: int, currency: str) -> Money:
     code = currency.upper()
     return Money(code, from_minor_units(amount, code))
@@ -84,11 +98,29 @@ def _refund(refund: Any) -> Refund:
     )
 
 
+def _transfer(transfer: Any) -> Transfer:
+    return Transfer(
+        id=transfer.id,
+        amount=_money(transfer.amount, transfer.currency),
+        destination=transfer.destination,
+        transfer_group=getattr(transfer, "transfer_group", None),
+        metadata=transfer.metadata.to_dict() if getattr(transfer, "metadata", None) else {},
+        created=_created(transfer.created),
+        reversed=bool(getattr(transfer, "reversed", False)),
+    )
+
+
 def _translate(error: stripe.StripeError) -> GatewayError:
     if isinstance(error, stripe.APIConnectionError):
         return GatewayError(UNAVAILABLE, "Stripe could not be reached; nothing was charged.")
     if isinstance(error, stripe.CardError):
         return GatewayError(DECLINED, error.user_message or "The card was declined.")
+    if error.http_status == 409:
+        # Another request with the same idempotency key is still running (or a lock timed
+        # out): its outcome is unknown, so the caller must ask again later with that key.
+        return GatewayError(
+            UNAVAILABLE, "Stripe is still processing this request; try again later."
+        )
     if isinstance(error, stripe.RateLimitError) or (error.http_status or 500) >= 500:
         return GatewayError(UNAVAILABLE, "Stripe is not answering properly; try again later.")
     return GatewayError(REJECTED, error.user_message or "Stripe refused the request.")
@@ -160,6 +192,61 @@ class StripeGateway:
             options={"idempotency_key": idempotency_key},
         )
         return _refund(refund)
+
+    def create_connected_account(
+        self, country: str, email: str | None, metadata: dict[str, str], idempotency_key: str
+    ) -> str:
+        """An Express account able to receive transfers; returns its id (``acct_...``)."""
+        params: dict[str, Any] = {
+            "type": "express",
+            "country": country,
+            "capabilities": {"transfers": {"requested": True}},
+            "metadata": metadata,
+        }
+        if email is not None:
+            params["email"] = email
+        account = self._call(
+            self._client.v1.accounts.create,
+            params=params,
+            options={"idempotency_key": idempotency_key},
+        )
+        return account.id
+
+    def create_transfer(
+        self,
+        amount: Money,
+        destination: str,
+        transfer_group: str,
+        idempotency_key: str,
+        metadata: dict[str, str],
+        description: str | None = None,
+    ) -> Transfer:
+        params: dict[str, Any] = {
+            "amount": amount.minor_units(),
+            "currency": amount.currency.lower(),
+            "destination": destination,
+            "transfer_group": transfer_group,
+            "metadata": metadata,
+        }
+        if description is not None:
+            params["description"] = description
+        transfer = self._call(
+            self._client.v1.transfers.create,
+            params=params,
+            options={"idempotency_key": idempotency_key},
+        )
+        return _transfer(transfer)
+
+    def transfers(self, transfer_group: str | None = None) -> Iterator[Transfer]:
+        params: dict[str, Any] = {"limit": 100}
+        if transfer_group is not None:
+            params["transfer_group"] = transfer_group
+        pages = self._call(self._client.v1.transfers.list, params=params)
+        try:
+            for transfer in pages.auto_paging_iter():
+                yield _transfer(transfer)
+        except stripe.StripeError as error:
+            raise _translate(error) from error
 
     def payment_intents(self) -> Iterator[PaymentIntent]:
         pages = self._call(self._client.v1.payment_intents.list, params={"limit": 100})

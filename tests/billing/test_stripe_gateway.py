@@ -1,7 +1,8 @@
 """StripeGateway against localstripe through the official SDK, and webhook verification.
 
-localstripe ignores idempotency keys, and its PaymentIntent.confirm with a payment_method
-returns 500: the tests set the payment method with an update, then confirm without one.
+localstripe's PaymentIntent.confirm with a payment_method returns 500: the tests set the
+payment method with an update, then confirm without one. Connect (accounts, transfers) and
+idempotency keys come from tests/stripe_server.py's additions to localstripe.
 """
 
 from __future__ import annotations
@@ -9,7 +10,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import threading
 import time
+import uuid
 from collections.abc import Iterator
 from unittest import mock
 
@@ -18,6 +21,7 @@ import stripe
 
 from billing.money import InexactAmount, Money
 from billing.stripe_gateway import (
+    REJECTED,
     UNAVAILABLE,
     BadWebhook,
     GatewayError,
@@ -129,6 +133,171 @@ def test_payment_intents_and_refunds_list_what_was_created(gateway, customer_id,
     refunds = {each.id: each for each in gateway.refunds()}
     assert refunds[refunded.id].amount == Money("USD", 1_000_000)
     assert refunds[refunded.id].payment_intent_id == first.id
+
+
+# --- Connect: accounts and transfers ----------------------------------------------------------
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex}"
+
+
+def sdk(server: StripeServer) -> stripe.StripeClient:
+    return stripe.StripeClient(server.api_key, base_addresses={"api": server.url})
+
+
+@pytest.fixture
+def account(gateway: StripeGateway) -> str:
+    return gateway.create_connected_account(
+        "JP", "creator@example.com", {"creator_id": "cr_1"}, unique("account")
+    )
+
+
+def test_a_connected_account_is_express_and_can_receive_transfers(gateway, server):
+    account_id = gateway.create_connected_account(
+        "US", "creator@example.com", {"creator_id": "cr_2"}, unique("account")
+    )
+    raw = sdk(server).v1.accounts.retrieve(account_id)
+    assert account_id.startswith("acct_")
+    assert (raw.object, raw.type, raw.country, raw.email) == (
+        "account",
+        "express",
+        "US",
+        "creator@example.com",
+    )
+    assert raw.capabilities.transfers == "active"
+    assert raw.metadata.to_dict() == {"creator_id": "cr_2"}
+    assert account_id in {each.id for each in sdk(server).v1.accounts.list().auto_paging_iter()}
+
+
+def test_transfers_send_exact_minor_units_and_are_listed_by_their_group(gateway, server, account):
+    group = unique("payout-run")
+    yen = gateway.create_transfer(
+        Money("JPY", 500_000_000), account, group, unique("tr"), {"creator_id": "cr_1"}, "Fund"
+    )
+    dollars = gateway.create_transfer(Money("USD", 12_340_000), account, group, unique("tr"), {})
+    gateway.create_transfer(Money("USD", 1_000_000), account, unique("other-run"), unique("tr"), {})
+
+    assert yen.id.startswith("tr_")
+    raw = sdk(server).v1.transfers.retrieve(yen.id)
+    assert (raw.amount, raw.currency, raw.destination) == (500, "jpy", account)  # ¥500
+    assert (raw.amount_reversed, raw.reversed, raw.livemode) == (0, False, False)
+    assert raw.description == "Fund"
+    listed = {each.id: each for each in gateway.transfers(transfer_group=group)}
+    assert set(listed) == {yen.id, dollars.id}
+    assert listed[yen.id] == yen
+    assert listed[yen.id].amount == Money("JPY", 500_000_000)
+    assert listed[dollars.id].amount == Money("USD", 12_340_000)
+    assert (listed[yen.id].destination, listed[yen.id].transfer_group) == (account, group)
+    assert listed[yen.id].metadata == {"creator_id": "cr_1"}
+    assert listed[yen.id].reversed is False
+
+
+def test_the_same_key_and_parameters_return_the_first_transfer_and_make_no_second(gateway, account):
+    group, key = unique("payout-run"), unique("tr")
+    first = gateway.create_transfer(Money("USD", 5_000_000), account, group, key, {"n": "1"})
+    again = gateway.create_transfer(Money("USD", 5_000_000), account, group, key, {"n": "1"})
+    assert again.id == first.id
+    assert [each.id for each in gateway.transfers(group)] == [first.id]
+
+
+def test_the_same_key_with_other_parameters_is_rejected_as_an_idempotency_error(gateway, account):
+    group, key = unique("payout-run"), unique("tr")
+    first = gateway.create_transfer(Money("USD", 5_000_000), account, group, key, {})
+    with pytest.raises(GatewayError) as raised:
+        gateway.create_transfer(Money("USD", 6_000_000), account, group, key, {})
+    assert raised.value.kind == REJECTED
+    assert "same parameters" in raised.value.message
+    assert [each.id for each in gateway.transfers(group)] == [first.id]
+
+
+def test_different_keys_make_different_transfers(gateway, account):
+    group = unique("payout-run")
+    first = gateway.create_transfer(Money("USD", 5_000_000), account, group, unique("tr"), {})
+    second = gateway.create_transfer(Money("USD", 5_000_000), account, group, unique("tr"), {})
+    assert first.id != second.id
+    assert {each.id for each in gateway.transfers(group)} == {first.id, second.id}
+
+
+def test_a_transfer_to_an_unknown_account_is_rejected(gateway):
+    group = unique("payout-run")
+    with pytest.raises(GatewayError) as raised:
+        gateway.create_transfer(Money("USD", 5_000_000), "acct_nobody", group, unique("tr"), {})
+    assert raised.value.kind == REJECTED
+    assert "No such destination: 'acct_nobody'" in raised.value.message
+    assert list(gateway.transfers(group)) == []
+
+
+def test_a_transfer_to_an_account_without_the_transfers_capability_is_rejected(gateway, server):
+    account_id = sdk(server).v1.accounts.create(params={"type": "custom", "country": "US"}).id
+    group = unique("payout-run")
+    with pytest.raises(GatewayError) as raised:
+        gateway.create_transfer(Money("USD", 5_000_000), account_id, group, unique("tr"), {})
+    assert raised.value.kind == REJECTED
+    assert "capabilities enabled: transfers" in raised.value.message
+    assert list(gateway.transfers(group)) == []
+
+
+@pytest.fixture(scope="module")
+def slow_server() -> Iterator[StripeServer]:
+    """Stores each transfer, then answers 0.3 s later."""
+    started = StripeServer(transfer_delay_seconds=0.3)
+    yield started
+    started.stop()
+
+
+def test_concurrent_requests_with_the_same_key_make_one_transfer(slow_server):
+    gateway = StripeGateway(slow_server.api_key, api_base=slow_server.url, max_network_retries=0)
+    account_id = gateway.create_connected_account("US", None, {}, unique("account"))
+    group, key = unique("payout-run"), unique("tr")
+    start = threading.Barrier(2)
+    outcomes: list[object] = []
+
+    def pay() -> None:
+        start.wait()
+        try:
+            outcomes.append(
+                gateway.create_transfer(Money("USD", 5_000_000), account_id, group, key, {})
+            )
+        except GatewayError as error:
+            outcomes.append(error)
+
+    threads = [threading.Thread(target=pay) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+
+    made = list(gateway.transfers(group))
+    assert len(made) == 1
+    assert len(outcomes) == 2
+    for outcome in outcomes:  # the later one finds the first still running: 409, retry later
+        if isinstance(outcome, GatewayError):
+            assert outcome.kind == UNAVAILABLE
+        else:
+            assert outcome.id == made[0].id
+    assert any(not isinstance(outcome, GatewayError) for outcome in outcomes)
+    again = gateway.create_transfer(Money("USD", 5_000_000), account_id, group, key, {})
+    assert again.id == made[0].id
+
+
+def test_a_transfer_whose_answer_never_arrived_is_found_and_not_repeated(slow_server):
+    gateway = StripeGateway(slow_server.api_key, api_base=slow_server.url, max_network_retries=0)
+    impatient = StripeGateway(
+        slow_server.api_key, api_base=slow_server.url, max_network_retries=0, timeout_seconds=0.1
+    )
+    account_id = gateway.create_connected_account("US", None, {}, unique("account"))
+    group, key = unique("payout-run"), unique("tr")
+    with pytest.raises(GatewayError) as raised:
+        impatient.create_transfer(Money("USD", 5_000_000), account_id, group, key, {"k": key})
+    assert raised.value.kind == UNAVAILABLE
+
+    [made] = gateway.transfers(group)  # in Stripe, though the client never heard of it
+    assert made.metadata == {"k": key}
+    time.sleep(0.4)  # the first request has answered by now, and its answer is saved
+    again = gateway.create_transfer(Money("USD", 5_000_000), account_id, group, key, {"k": key})
+    assert again.id == made.id
+    assert [each.id for each in gateway.transfers(group)] == [made.id]
 
 
 # --- webhooks ----------------------------------------------------------------------------------
