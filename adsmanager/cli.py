@@ -219,6 +219,25 @@ def simulate_traffic(requests: int, users: int, hours: float, seed: int) -> None
     )
 
 
+@simulate.command("creators")
+@click.option("--creators", "count", default=300, show_default=True)
+@click.option("--days", default=35, show_default=True, help="Days of engagement to yesterday.")
+@click.option(
+    "--pool-micros", default=1_000_000_000, show_default=True, help="Fixed pool per day (USD)."
+)
+@click.option("--seed", default=1, show_default=True)
+def simulate_creators(count: int, days: int, pool_micros: int, seed: int) -> None:
+    """Creators with daily engagement, a fixed daily pool, and yesterday's payout run as a
+    draft for finance to review."""
+    from adsmanager.db.base import utcnow
+    from adsmanager.services import creator_demo
+
+    rows = creator_demo.seed(
+        Database(_settings().database_url), count, days, utcnow(), pool_micros, seed
+    )
+    click.echo(f"{count} creators, {rows} video-days of engagement, yesterday's run computed")
+
+
 @main.group()
 def model() -> None:
     """The CTR model."""
@@ -429,6 +448,7 @@ def scheduler(lease_seconds: float) -> None:
     import signal
     import threading
 
+    from adsmanager.jobs import schedule_for
     from adsmanager.jobs.scheduler import Scheduler
 
     settings = _settings()
@@ -436,7 +456,12 @@ def scheduler(lease_seconds: float) -> None:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    runner = Scheduler(settings, Database(settings.database_url), lease_seconds=lease_seconds)
+    runner = Scheduler(
+        settings,
+        Database(settings.database_url),
+        schedule=schedule_for(settings),
+        lease_seconds=lease_seconds,
+    )
     click.echo(f"scheduler {runner.holder}: waiting for the lease")
     runner.run(stop)
 
@@ -449,9 +474,9 @@ def jobs() -> None:
 @jobs.command("list")
 def list_jobs() -> None:
     """The schedule."""
-    from adsmanager.jobs import SCHEDULE
+    from adsmanager.jobs import schedule_for
 
-    for job in SCHEDULE:
+    for job in schedule_for(_settings()):
         click.echo(f"{job.name}  {job.trigger} {job.trigger_args}  {job.description}")
 
 
@@ -605,6 +630,299 @@ def check_ledger() -> None:
         sys.exit(1)
 
 
+# --- creator fund --------------------------------------------------------------------------
+
+
+def _fund_value(raw: str):
+    """A rules value from the command line: JSON (numbers, null, lists), else a string."""
+    import json
+
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+@main.group()
+def fund() -> None:
+    """The creator fund's programme rules."""
+
+
+@fund.command("rules")
+@click.argument("changes", nargs=-1)
+@click.option("--note", default=None, help="Why the rules change; kept with the version.")
+def fund_rules_command(changes: tuple[str, ...], note: str | None) -> None:
+    """Show the rules in force, or write a new version: NAME=VALUE ... (e.g.
+    cap_micros=500000000 countries='["US","GB"]')."""
+    import json
+
+    from adsmanager.db.base import utcnow
+    from adsmanager.services import fund_rules
+
+    db = Database(_settings().database_url)
+    try:
+        if changes:
+            pairs = [change.partition("=") for change in changes]
+            if any(not sep or not name for name, sep, _ in pairs):
+                raise click.BadParameter("give changes as NAME=VALUE")
+            parsed = {name: _fund_value(value) for name, _, value in pairs}
+            version = fund_rules.change(db, parsed, note, CLI_ACTOR, utcnow())
+        else:
+            version = fund_rules.current(db, utcnow())
+    except (ServiceError, TypeError) as error:
+        raise click.ClickException(
+            _describe(error) if isinstance(error, ServiceError) else str(error)
+        ) from None
+    click.echo(f"version {version.version} ({version.created_at:%Y-%m-%d %H:%M} UTC)")
+    click.echo(json.dumps(version.rules.to_dict(), indent=2))
+
+
+@main.group()
+def payouts() -> None:
+    """Creator-fund payout runs: compute, review, approve, pay, report."""
+
+
+def _run_summary(run) -> str:
+    totals = run.totals
+    return (
+        f"{run.id}  {run.period_kind} {run.period_start}  {run.status}  rules v{run.rules_version}"
+        f"  pool {run.pool_micros:,} {run.currency} micros  payable "
+        f"{totals['payable_creators']:,} creators / {totals['payable_micros']:,} micros  "
+        f"carried {totals['carried_out_micros']:,}  excluded {totals['excluded']:,}"
+    )
+
+
+@payouts.command("compute")
+@click.option("--period", required=True, help="A day (YYYY-MM-DD) or a month (YYYY-MM), UTC.")
+def payouts_compute(period: str) -> None:
+    """Compute the DRAFT run of a period (again, if it is still a draft)."""
+    import time
+
+    from adsmanager.db.base import utcnow
+    from adsmanager.services import payout_runs
+
+    started = time.perf_counter()
+    try:
+        run = payout_runs.compute(
+            Database(_settings().database_url),
+            payout_runs.parse_period(period),
+            CLI_ACTOR,
+            utcnow(),
+        )
+    except ServiceError as error:
+        raise click.ClickException(_describe(error)) from None
+    click.echo(_run_summary(run))
+    click.echo(f"computed in {time.perf_counter() - started:.1f} s")
+
+
+@payouts.command("list")
+def payouts_list() -> None:
+    """Every run."""
+    from adsmanager.services import payout_runs
+
+    db, token = Database(_settings().database_url), None
+    while True:
+        page = payout_runs.runs(db, 100, token)
+        for run in page.items:
+            click.echo(_run_summary(run))
+        token = page.next_page_token
+        if not token:
+            return
+
+
+@payouts.command("show")
+@click.argument("run_id")
+@click.option("--creator", "creator_id", default=None, help="Explain this creator's line.")
+def payouts_show(run_id: str, creator_id: str | None) -> None:
+    """A run's totals, or one creator's line explained."""
+    import json
+
+    from adsmanager.services import fund_reports, payout_runs
+
+    db = Database(_settings().database_url)
+    try:
+        if creator_id:
+            line = fund_reports.explanation(db, run_id, creator_id)
+            click.echo(f"{line.creator_id}: {line.status}, pays {line.payable_micros:,} micros")
+            for sentence in line.explanation:
+                click.echo(f"  - {sentence}")
+            return
+        run = payout_runs.get(db, run_id)
+    except ServiceError as error:
+        raise click.ClickException(_describe(error)) from None
+    click.echo(_run_summary(run))
+    click.echo(json.dumps(run.totals, indent=2))
+
+
+@payouts.command("export")
+@click.argument("run_id")
+@click.option("-o", "--output", type=click.File("w"), default="-", help="Default: stdout.")
+def payouts_export(run_id: str, output) -> None:
+    """Every line of a run as CSV."""
+    from adsmanager.services import fund_reports, payout_runs
+
+    db = Database(_settings().database_url)
+    try:
+        run = payout_runs.get(db, run_id)
+    except ServiceError as error:
+        raise click.ClickException(_describe(error)) from None
+    for chunk in fund_reports.csv_rows(run, payout_runs.all_lines(db, run_id)):
+        output.write(chunk)
+
+
+@payouts.command("approve")
+@click.argument("run_id")
+@click.option("--approver", required=True, help="Who approves (kept on the run).")
+def payouts_approve(run_id: str, approver: str) -> None:
+    """Approve a DRAFT run: its shares go into the ledger and it can be paid."""
+    from adsmanager.db.base import utcnow
+    from adsmanager.services import payout_runs
+
+    actor = Actor(id=f"cli:{approver}", role=Role.FINANCE)
+    try:
+        run = payout_runs.approve(Database(_settings().database_url), run_id, actor, utcnow())
+    except ServiceError as error:
+        raise click.ClickException(_describe(error)) from None
+    click.echo(_run_summary(run))
+
+
+@payouts.command("pay")
+@click.argument("run_id")
+def payouts_pay(run_id: str) -> None:
+    """Pay an approved run through Stripe; run it again to retry what failed."""
+    from adsmanager.db.base import utcnow
+    from adsmanager.services import funding, payouts
+
+    settings = _settings()
+    gateway = funding.make_gateway(settings)
+    if gateway is None:
+        raise click.ClickException("Stripe is not configured (STRIPE_API_KEY).")
+    with click.progressbar(length=0, label="transfers", show_pos=True) as bar:
+
+        def advance(done: int, total: int) -> None:
+            bar.length = total
+            bar.update(done - bar.pos)
+
+        try:
+            result = payouts.pay(
+                Database(settings.database_url), gateway, run_id, CLI_ACTOR, utcnow, advance
+            )
+        except ServiceError as error:
+            raise click.ClickException(_describe(error)) from None
+    click.echo(f"{result.run.id}: {result.run.status}, {result.paid} paid, {result.failed} failed")
+    if result.failed:
+        sys.exit(1)
+
+
+@payouts.command("delete")
+@click.argument("run_id")
+def payouts_delete(run_id: str) -> None:
+    """Discard a DRAFT run."""
+    from adsmanager.services import payout_runs
+
+    try:
+        payout_runs.delete_draft(Database(_settings().database_url), run_id)
+    except ServiceError as error:
+        raise click.ClickException(_describe(error)) from None
+    click.echo(f"deleted {run_id}")
+
+
+@payouts.command("report")
+@click.argument("run_id")
+@click.option(
+    "--image",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the distribution chart (PNG) here.",
+)
+def payouts_report(run_id: str, image: Path | None) -> None:
+    """Totals, exclusions by reason, carry-overs and the spread of payouts."""
+    import json
+
+    from adsmanager.services import fund_reports
+
+    db = Database(_settings().database_url)
+    try:
+        report = fund_reports.report(db, run_id)
+        if image:
+            image.write_bytes(fund_reports.distribution_png(db, run_id))
+    except ServiceError as error:
+        raise click.ClickException(_describe(error)) from None
+    click.echo(json.dumps(report, indent=2, default=str))
+    if image:
+        click.echo(f"wrote {image}")
+
+
+def _import_report(report, label: str) -> None:
+    """Totals, then the first invalid lines; exit 1 when any line was invalid."""
+    click.echo(
+        f"{report.rows:,} {label}: {report.created:,} created, {report.updated:,} updated, "
+        f"{report.unchanged:,} unchanged, {report.invalid:,} invalid"
+    )
+    shown = report.errors[:IMPORT_ERRORS_SHOWN]
+    for error in shown:
+        click.echo(f"line {error.line}: {error.reason}: {error.message}", err=True)
+    if report.invalid > len(shown):
+        click.echo(f"... and {report.invalid - len(shown):,} more invalid lines", err=True)
+    if report.invalid:
+        sys.exit(1)
+
+
+IMPORT_ERRORS_SHOWN = 20
+
+
+@main.group()
+def creators() -> None:
+    """Creators of the creator fund."""
+
+
+@creators.command("import")
+@click.argument("file", type=click.File("r", encoding="utf-8-sig"))
+def creators_import(file) -> None:
+    """Create or update the creators of a CSV file with the columns
+    id,country,verified_age,followers,standing,joined_on,stripe_account_id (empty = null)."""
+    from adsmanager.db.base import utcnow
+    from adsmanager.services import creators as service
+
+    db = Database(_settings().database_url)
+    with click.progressbar(length=0, label="creators", show_pos=True) as bar:
+        try:
+            report = service.import_csv(db, file, utcnow(), on_rows=bar.update)
+        except ValueError as error:
+            raise click.ClickException(str(error)) from None
+    _import_report(report, "rows")
+
+
+@main.group()
+def engagement() -> None:
+    """Daily engagement per video, for the creator fund."""
+
+
+@engagement.command("import")
+@click.argument("file", type=click.File("r", encoding="utf-8-sig"))
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1, 10_000),
+    default=1000,
+    show_default=True,
+    help="Rows per transaction.",
+)
+def engagement_import(file, batch_size: int) -> None:
+    """Upsert the video-days of a CSV file (a backfill) with the columns
+    creator_id,video_id,day,views,qualified_views,invalid_views,invalid_traffic,
+    watch_time_seconds,likes,comments,shares."""
+    from adsmanager.db.base import utcnow
+    from adsmanager.services import engagement as service
+
+    db = Database(_settings().database_url)
+    with click.progressbar(length=0, label="video-days", show_pos=True) as bar:
+        try:
+            report = service.import_csv(db, file, utcnow, batch_size, on_rows=bar.update)
+        except ValueError as error:
+            raise click.ClickException(str(error)) from None
+    _import_report(report, "rows")
+
+
 # --- serving -------------------------------------------------------------------------------
 
 
@@ -633,6 +951,7 @@ def demo(ctx: click.Context, host: str, port: int, workers: int, with_scheduler:
         ctx.invoke(simulate_market)
         ctx.invoke(simulate_traffic, requests=3000)
         ctx.invoke(train_model)
+        ctx.invoke(simulate_creators)
     jobs = (
         subprocess.Popen([sys.executable, "-m", "adsmanager.cli", "scheduler"])
         if with_scheduler

@@ -67,6 +67,8 @@ _TYPED_SETTINGS = {
     "balance_refresh_seconds": float,
     "min_top_up_micros": int,
     "max_top_up_micros": int,
+    "payout_compute_at": str,
+    "payout_auto_pay": lambda raw: raw.lower() in ("1", "true", "yes", "on"),
 }
 # Stripe's own names, as its documentation and dashboards use them.
 _STRIPE_SETTINGS = {
@@ -122,6 +124,10 @@ class Settings:
     # Top-up limits, in micros of the advertiser's currency.
     min_top_up_micros: int = 1_000_000
     max_top_up_micros: int = 1_000_000_000_000
+    # The creator fund: when the daily job computes yesterday's payout run (UTC, HH:MM), and
+    # whether approved runs are paid without a person asking (off: finance pays).
+    payout_compute_at: str = "01:30"
+    payout_auto_pay: bool = False
     # Stripe: without an API key, top-ups and refunds answer 503 and everything else works.
     # The API base points the SDK at another server (localstripe in the tests).
     stripe_api_key: str | None = None

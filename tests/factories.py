@@ -32,6 +32,9 @@ class ApiClient:
     def patch(self, path: str, json=None, **kwargs):
         return self.request("PATCH", path, json=json, **kwargs)
 
+    def delete(self, path: str, **kwargs):
+        return self.request("DELETE", path, **kwargs)
+
     def as_key(self, key: str | None) -> ApiClient:
         return ApiClient(self._client, key)
 

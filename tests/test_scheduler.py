@@ -64,7 +64,13 @@ def test_the_retraining_job_without_logs_fails_with_the_reason(db, app):
     run = run_job("retrain_ctr_model", db, app.extensions["adsmanager.settings"])
     assert run.outcome == "failed"
     assert "not enough logged impressions" in run.error
-    assert [job.name for job in SCHEDULE] == ["retrain_ctr_model", "post_spend", "reconcile_stripe"]
+    assert [job.name for job in SCHEDULE] == [
+        "retrain_ctr_model",
+        "post_spend",
+        "reconcile_stripe",
+        "compute_payout_run",
+        "pay_payout_runs",
+    ]
 
 
 SCHEDULER_PROCESS = textwrap.dedent(

@@ -15,10 +15,14 @@ from adsmanager.api.api_keys.routes import blp as api_keys
 from adsmanager.api.auction.routes import blp as auction
 from adsmanager.api.auth import SECURITY_SCHEME
 from adsmanager.api.campaigns.routes import blp as campaigns
+from adsmanager.api.creators.routes import blp as creators
 from adsmanager.api.ctr_models.routes import blp as ctr_models
+from adsmanager.api.engagement.routes import blp as engagement
 from adsmanager.api.events.routes import blp as events
+from adsmanager.api.fund_rules.routes import blp as fund_rules
 from adsmanager.api.funding.routes import blp as funding
 from adsmanager.api.ledger.routes import blp as ledger
+from adsmanager.api.payout_runs.routes import blp as payout_runs
 from adsmanager.api.reports.routes import blp as reports
 from adsmanager.api.webhooks.routes import blp as webhooks
 
@@ -35,6 +39,10 @@ BLUEPRINTS = (
     funding,
     webhooks,
     ledger,
+    fund_rules,
+    payout_runs,
+    creators,
+    engagement,
 )
 DOCS_ASSETS = "/docs/assets/"
 

@@ -3,7 +3,7 @@ it runs. ``adsmanager scheduler`` runs them; ``adsmanager jobs run NAME`` runs o
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 
@@ -40,7 +40,36 @@ SCHEDULE: tuple[ScheduledJob, ...] = (
         trigger_args={"hour": 3, "minute": 15},
         description="Compare yesterday's Stripe payments and refunds with the ledger.",
     ),
+    ScheduledJob(
+        name="compute_payout_run",
+        function="adsmanager.jobs.creator_fund:compute_yesterday",
+        trigger="cron",
+        # Replaced by the time in the settings (payout_compute_at), see schedule_for.
+        trigger_args={"hour": 1, "minute": 30},
+        description="Compute yesterday's creator-fund payout run as a draft for finance.",
+    ),
+    ScheduledJob(
+        name="pay_payout_runs",
+        function="adsmanager.jobs.creator_fund:pay_approved",
+        trigger="interval",
+        trigger_args={"minutes": 15},
+        description="Pay approved payout runs; does nothing unless payout_auto_pay is on.",
+    ),
 )
+
+
+def schedule_for(settings) -> tuple[ScheduledJob, ...]:
+    """The schedule with the times the settings choose."""
+    hour, _, minute = settings.payout_compute_at.partition(":")
+    if not (hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60):
+        raise ValueError(f"payout_compute_at must be HH:MM, not {settings.payout_compute_at!r}")
+    hour, minute = int(hour), int(minute)
+    return tuple(
+        replace(job, trigger_args={"hour": hour, "minute": minute})
+        if job.name == "compute_payout_run"
+        else job
+        for job in SCHEDULE
+    )
 
 
 def by_name(name: str, schedule: tuple[ScheduledJob, ...] = SCHEDULE) -> ScheduledJob:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,15 +44,21 @@ def _is_serial(value: str) -> bool:
 
 
 def paginate(
-    session: Session, statement: Select, id_column, page_size: int, page_token: str | None
+    session: Session,
+    statement: Select,
+    id_column,
+    page_size: int,
+    page_token: str | None,
+    is_valid_id: Callable[[str], bool] = is_well_formed_id,
 ) -> Page:
-    """Pages in id order. Integer ids (the ledger's) page newest first."""
+    """Pages in id order. Integer ids (the ledger's) page newest first. Ids of another shape
+    than ours (the platform's creator ids) come with ``is_valid_id``."""
     serial = id_column.type.python_type is int
     if page_token:
         if serial:
             statement = statement.where(id_column < int(_decode(page_token, _is_serial)))
         else:
-            statement = statement.where(id_column > _decode(page_token))
+            statement = statement.where(id_column > _decode(page_token, is_valid_id))
     order = id_column.desc() if serial else id_column
     rows = list(session.scalars(statement.order_by(order).limit(page_size + 1)))
     if len(rows) <= page_size:

@@ -41,7 +41,11 @@ class AccountSchema(StrictSchema):
 
 class AccountListArgs(PageArgs):
     kind = fields.String(load_default=None, validate=validate.OneOf([k.value for k in AccountKind]))
-    owner_id = Id(load_default=None)
+    owner_id = fields.String(
+        load_default=None,
+        validate=validate.Length(min=1, max=64),
+        metadata={"description": "An advertiser's id, or a creator's (the platform's id)."},
+    )
 
 
 class LedgerCheckSchema(StrictSchema):

@@ -1,0 +1,56 @@
+"""The creator fund's jobs: yesterday's payout run as a draft, and paying approved runs
+when the platform chose to pay without a person asking."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from adsmanager.config import Settings
+from adsmanager.db.base import utcnow
+from adsmanager.db.creator_fund import PayoutRun
+from adsmanager.db.database import Database
+from adsmanager.services import payout_runs, payouts
+from adsmanager.services.errors import Conflict
+from adsmanager.services.funding import make_gateway
+from adsmanager.vocabulary import PayoutRunStatus, PeriodKind
+
+
+def compute_yesterday(db: Database, settings: Settings) -> str:
+    now = utcnow()
+    yesterday = (now - timedelta(days=1)).date()
+    period = payout_runs.Period(PeriodKind.DAY, yesterday, yesterday)
+    try:
+        run = payout_runs.compute(db, period, None, now)
+    except Conflict as error:
+        return f"skipped {period.label}: {error.message}"
+    totals = run.totals
+    return (
+        f"run {run.id} for {period.label}: DRAFT, pool {run.pool_micros} micros "
+        f"{run.currency}, {totals['payable_creators']} creators payable "
+        f"({totals['payable_micros']} micros), {totals['excluded']} excluded"
+    )
+
+
+def pay_approved(db: Database, settings: Settings) -> str:
+    if not settings.payout_auto_pay:
+        return "skipped: automatic paying is off (ADSMANAGER_PAYOUT_AUTO_PAY)"
+    gateway = make_gateway(settings)
+    if gateway is None:
+        return "skipped: Stripe is not configured"
+    with db.read() as session:
+        run_ids = list(
+            session.scalars(
+                select(PayoutRun.id)
+                .where(
+                    PayoutRun.status.in_([PayoutRunStatus.APPROVED, PayoutRunStatus.PARTIALLY_PAID])
+                )
+                .order_by(PayoutRun.period_start)
+            )
+        )
+    said = []
+    for run_id in run_ids:
+        result = payouts.pay(db, gateway, run_id, None, utcnow)
+        said.append(f"{run_id}: {result.run.status} ({result.paid} paid, {result.failed} failed)")
+    return "; ".join(said) or "no approved runs to pay"
