@@ -68,7 +68,7 @@ class Rules:
     def __post_init__(self) -> None:
         try:
             object.__setattr__(self, "pool_mode", PoolMode(self.pool_mode))
-            Money(self.currency, 0)  # a valid ISO 4217 code
+            Money(self.currency, 0)  # a well-formed currency code (services check the ISO list)
         except (TypeError, ValueError) as error:
             raise InvalidRules(str(error)) from None
         if isinstance(self.countries, str) or not all(

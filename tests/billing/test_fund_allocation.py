@@ -10,7 +10,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from billing.fund_allocation import allocate, clawback, exact_share, settle, water_level
+from billing.fund_allocation import (
+    Settlement,
+    allocate,
+    clawback,
+    exact_share,
+    settle,
+    water_level,
+)
 
 CENT = 10_000  # USD's step in micros
 YEN = 1_000_000
@@ -38,13 +45,19 @@ def test_ties_in_remainder_go_to_the_heavier_weight_before_the_id():
         "b": 290_000,
         "c": 570_000,
     }
-    # Equal remainders (.5 cent each for a and b): the heavier b wins the cent.
+    # Whole cents leave nothing to break: 4 cents by 1:1:2.
     assert micros(allocate(40_000, {"a": 1, "b": 1, "c": 2}, CENT)) == {
         "a": 10_000,
         "b": 10_000,
         "c": 20_000,
     }
+    # .75 and 2.25 cents: the larger remainder (a's) wins, whatever the weights.
     assert micros(allocate(30_000, {"a": 1, "b": 3}, CENT)) == {"a": 10_000, "b": 20_000}
+    # .5 and 1.5 cents, equal remainders: the heavier wins the cent, even with the larger id.
+    assert micros(allocate(20_000, {"a": 1, "b": 3}, CENT)) == {"a": 0, "b": 20_000}
+    assert micros(allocate(20_000, {"z": 3, "a": 1}, CENT)) == {"a": 0, "z": 20_000}
+    # Equal remainders and equal weights: the smaller id wins.
+    assert micros(allocate(10_000, {"y": 1, "x": 1}, CENT)) == {"x": 10_000, "y": 0}
 
 
 def test_a_binding_cap_redistributes_the_excess_to_the_others():
@@ -52,6 +65,17 @@ def test_a_binding_cap_redistributes_the_excess_to_the_others():
     assert micros(split) == {"big": 40_000_000, "b": 30_000_000, "c": 30_000_000}
     assert split.shares["big"].capped and not split.shares["b"].capped
     assert split.rate == Fraction(30_000_000)  # per unit of weight below the cap
+
+
+def test_capping_one_creator_can_push_another_over_the_cap():
+    # Cap 40 of 100 USD by 10:8:2. At 5 USD per weight only "a" is over (50); once "a" is
+    # held at 40, the other 60 go 8:2 at 6 USD per weight, which puts "b" (48) over as well,
+    # though it was under (40) at the first rate. "c" gets the remaining 20.
+    split = allocate(100_000_000, {"a": 10, "b": 8, "c": 2}, CENT, cap=40_000_000)
+    assert micros(split) == {"a": 40_000_000, "b": 40_000_000, "c": 20_000_000}
+    assert [split.shares[c].capped for c in "abc"] == [True, True, False]
+    assert split.rate == Fraction(10_000_000)
+    assert split.undistributed_micros == 0
 
 
 def test_caps_bind_in_cascade():
@@ -70,12 +94,23 @@ def test_nobody_to_pay_leaves_the_pool_undistributed():
     split = allocate(5_000_000, {}, CENT)
     assert split.shares == {} and split.undistributed_micros == 5_000_000
     assert split.distributed_micros == 0
-    assert micros(allocate(0, {"a": 3}, CENT)) == {"a": 0}
+    nothing = allocate(0, {"a": 3, "b": 1}, CENT, cap=CENT)
+    assert micros(nothing) == {"a": 0, "b": 0}
+    assert nothing.undistributed_micros == 0 and nothing.rate == 0
+    assert not any(share.capped for share in nothing.shares.values())
 
 
 def test_yen_are_whole():
     split = allocate(1_000 * YEN, {"a": 1, "b": 2}, YEN)
     assert micros(split) == {"a": 333 * YEN, "b": 667 * YEN}
+    # 10 yen three ways: the odd yen to the smallest id, never a fraction of a yen.
+    assert micros(allocate(10 * YEN, {"c": 5, "b": 5, "a": 5}, YEN)) == {
+        "a": 4 * YEN,
+        "b": 3 * YEN,
+        "c": 3 * YEN,
+    }
+    capped = allocate(100 * YEN, {"a": 9, "b": 1}, YEN, cap=60 * YEN)
+    assert micros(capped) == {"a": 60 * YEN, "b": 40 * YEN}
 
 
 @pytest.mark.parametrize(
@@ -88,6 +123,9 @@ def test_yen_are_whole():
         (CENT, {"a": 1.5}, None),
         (CENT, {"a": 1}, 15_000),  # a cap of 1.5 cents
         (CENT, {"a": 1}, 0),
+        (CENT, {"a": 1}, -CENT),
+        (CENT, {"a": 1, "b": 0}, None),  # one bad weight among good ones
+        (CENT, {"a": True}, None),  # a bool is not a weight
     ],
 )
 def test_impossible_input_is_refused(pool, weights, cap):
@@ -100,7 +138,12 @@ def test_impossible_input_is_refused(pool, weights, cap):
 creator_ids = st.text(alphabet="abcdefghij0123456789_", min_size=1, max_size=8)
 weights_strategy = st.dictionaries(
     creator_ids,
-    st.one_of(st.integers(1, 10), st.integers(1, 10**6), st.integers(10**9, 10**12)),
+    st.one_of(
+        st.integers(1, 10),
+        st.integers(1, 10**6),
+        st.integers(10**9, 10**12),
+        st.integers(10**15, 10**18),
+    ),
     max_size=40,
 )
 steps = st.sampled_from([CENT, YEN, 1])
@@ -115,8 +158,23 @@ def splits(draw):
     return pool, weights, step, cap
 
 
+@st.composite
+def binding_splits(draw):
+    """Caps around the fair share (pool / number of creators), so that some, several or all
+    creators are held at the cap; splits() alone rarely caps some but not all."""
+    step = draw(steps)
+    weights = draw(weights_strategy.filter(lambda w: len(w) >= 2))
+    pool_units = draw(st.integers(1, 10**7))
+    fair = -(-pool_units // len(weights))
+    cap_units = draw(st.integers(max(1, fair // 2), 3 * fair))
+    return pool_units * step, weights, step, cap_units * step
+
+
+any_splits = st.one_of(splits(), binding_splits())
+
+
 @settings(max_examples=400, deadline=None)
-@given(splits())
+@given(any_splits)
 def test_shares_add_up_and_stay_within_one_step_of_exact(case):
     pool, weights, step, cap = case
     split = allocate(pool, weights, step, cap)
@@ -136,26 +194,51 @@ def test_shares_add_up_and_stay_within_one_step_of_exact(case):
 
 
 @settings(max_examples=300, deadline=None)
-@given(splits())
+@given(any_splits)
 def test_the_water_level_is_right(case):
     pool, weights, step, cap = case
     split = allocate(pool, weights, step, cap)
+    everyone_capped = bool(weights) and all(s.capped for s in split.shares.values())
+    if weights and not everyone_capped:
+        assert sum(s.exact for s in split.shares.values()) == pool  # no exact micro lost
     for creator_id, share in split.shares.items():
         if share.capped:
-            assert share.exact == cap
+            assert share.exact == cap and share.micros == cap
             assert weights[creator_id] * split.rate >= cap
         else:
             assert share.exact == weights[creator_id] * split.rate
             assert cap is None or share.exact <= cap
         assert share.exact == exact_share(weights[creator_id], split.rate, cap)
-    # Heavier never gets less.
+    # Heavier never gets less: not exactly, and not after rounding either.
     ordered = sorted(split.shares.values(), key=lambda s: s.weight)
     for lighter, heavier in zip(ordered, ordered[1:], strict=False):
         assert lighter.exact <= heavier.exact
+        if lighter.weight < heavier.weight:  # equal weights may differ by the tie-break step
+            assert lighter.micros <= heavier.micros
+            if not heavier.capped and split.rate:
+                assert lighter.exact < heavier.exact
+
+
+@settings(max_examples=300, deadline=None)
+@given(any_splits)
+def test_the_extra_steps_go_to_the_largest_remainders(case):
+    """Largest remainder: whoever was rounded up has a larger remainder than whoever was
+    rounded down, and on equal remainders is heavier, or as heavy with a smaller id."""
+    pool, weights, step, cap = case
+    split = allocate(pool, weights, step, cap)
+
+    def rank(share):
+        return (-(share.exact % step), -share.weight, share.creator_id)
+
+    up = [s for s in split.shares.values() if s.micros > s.exact]
+    down = [s for s in split.shares.values() if s.micros < s.exact]
+    assert all(s.micros - s.exact < step for s in up)
+    if up and down:
+        assert max(rank(s) for s in up) < min(rank(s) for s in down)
 
 
 @settings(max_examples=200, deadline=None)
-@given(splits(), st.randoms(use_true_random=False))
+@given(any_splits, st.randoms(use_true_random=False))
 def test_deterministic_and_blind_to_input_order(case, rng: random.Random):
     pool, weights, step, cap = case
     first = allocate(pool, weights, step, cap)
@@ -188,13 +271,20 @@ def test_settle_by_hand():
     assert settle(6_000_000, 6_000_000, 0, 10_000_000).payable_micros == 12_000_000
     assert settle(1_000_000, 0, 5_000_000, 10_000_000).carried_micros == -4_000_000
     assert settle(0, 0, 0, 0).payable_micros == 0
+    # Exactly the minimum is paid, a cent less is carried.
+    assert settle(4_000_000, 6_000_000, 0, 10_000_000) == Settlement(10_000_000, 10_000_000, 0)
+    assert settle(4_000_000, 5_990_000, 0, 10_000_000) == Settlement(9_990_000, 0, 9_990_000)
+    # A clawback larger than the share and the carry-over: the debt is carried, nothing paid.
+    assert settle(2_000_000, 1_000_000, 5_000_000, 0) == Settlement(-2_000_000, 0, -2_000_000)
+    # ... and the next run's share pays it off first.
+    assert settle(13_000_000, -2_000_000, 0, 10_000_000) == Settlement(11_000_000, 11_000_000, 0)
 
 
 # --- clawbacks ----------------------------------------------------------------------------------
 
 
 @settings(max_examples=300, deadline=None)
-@given(splits())
+@given(any_splits)
 def test_no_clawback_while_the_weight_is_unchanged(case):
     pool, weights, step, cap = case
     split = allocate(pool, weights, step, cap)
@@ -203,7 +293,7 @@ def test_no_clawback_while_the_weight_is_unchanged(case):
 
 
 @settings(max_examples=300, deadline=None)
-@given(splits(), st.data())
+@given(any_splits, st.data())
 def test_a_clawback_never_takes_more_than_was_paid_for_the_views_lost(case, data):
     pool, weights, step, cap = case
     split = allocate(pool, weights, step, cap)
@@ -216,6 +306,13 @@ def test_a_clawback_never_takes_more_than_was_paid_for_the_views_lost(case, data
         # What the creator keeps is at least the exact share the remaining views earn.
         if taken:
             assert share.micros - already - taken >= exact_share(lower, split.rate, cap)
+        # Exactly: the paid share minus the new exact share rounded up to a step, minus what
+        # was already taken back.
+        deserved = min(lower * split.rate, cap) if cap is not None else lower * split.rate
+        kept = -(-deserved // step) * step
+        assert taken == max(share.micros - kept - already, 0)
+        if lower == weights[creator_id]:
+            assert taken == 0
 
 
 def test_clawbacks_by_hand():
@@ -229,6 +326,21 @@ def test_clawbacks_by_hand():
     thirds = allocate(10_000_000, {"a": 1, "b": 1, "c": 1}, CENT)
     assert thirds.shares["b"].micros == 3_330_000
     assert clawback(3_330_000, 1, thirds.rate, None, CENT, 0) == 0
+    # Unchanged weight, whether the share was rounded down or got the extra cent.
+    assert thirds.shares["a"].micros == 3_340_000
+    for creator_id in "abc":
+        assert clawback(thirds.shares[creator_id].micros, 1, thirds.rate, None, CENT, 0) == 0
+    # Weight 3 of 4 on 10.00 USD: 7.50 paid; down to 2 of the 4 earns 5.00.
+    quarters = allocate(10_000_000, {"a": 3, "b": 1}, CENT)
+    assert clawback(7_500_000, 2, quarters.rate, None, CENT, 0) == 2_500_000
+    # Already clawed in part, then in full; never more than what was paid.
+    assert clawback(7_500_000, 2, quarters.rate, None, CENT, 1_000_000) == 1_500_000
+    assert clawback(7_500_000, 2, quarters.rate, None, CENT, 2_500_000) == 0
+    assert clawback(7_500_000, 0, quarters.rate, None, CENT, 7_500_000) == 0
+    assert clawback(7_500_000, 0, quarters.rate, None, CENT, 9_000_000) == 0
+    # Yen: 1 of 3 views left of 667 yen paid keeps ceil(333.33) = 334 yen.
+    yen = allocate(1_000 * YEN, {"a": 1, "b": 2}, YEN)
+    assert clawback(667 * YEN, 1, yen.rate, None, YEN, 0) == 333 * YEN
 
 
 def test_a_capped_creator_who_stays_over_the_cap_loses_nothing():
