@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Flask
 
-from adsmanager import api, health, request_ids
+from adsmanager import api, health, request_ids, web
 from adsmanager.config import Settings
 from adsmanager.db import Database
 from adsmanager.services import api_keys
@@ -32,4 +32,5 @@ def build_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     request_ids.init_app(app)
     api.init_app(app)
     app.register_blueprint(health.blp)
+    web.init_app(app, settings)
     return app

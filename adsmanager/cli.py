@@ -923,6 +923,69 @@ def engagement_import(file, batch_size: int) -> None:
     _import_report(report, "rows")
 
 
+# --- users (people who sign in to the web pages) -------------------------------------------
+
+
+@main.group()
+def users() -> None:
+    """People who sign in to the web pages."""
+
+
+@users.command("create")
+@click.option("--email", required=True)
+@click.option(
+    "--role",
+    type=click.Choice([role.value for role in Role if role is not Role.FEED]),
+    required=True,
+)
+@click.option("--advertiser", "advertiser_id", help="Advertiser id, for the advertiser role.")
+@click.password_option("--password", help="Prompted for (twice) when not given.")
+def create_user(email: str, role: str, advertiser_id: str | None, password: str) -> None:
+    """Create a user who signs in with EMAIL and the password."""
+    from datetime import datetime
+
+    from adsmanager.services import users as user_accounts
+
+    database = Database(_settings().database_url)
+    try:
+        user = user_accounts.create_user(
+            database, email, password, Role(role), advertiser_id, datetime.now(UTC)
+        )
+    except ServiceError as error:
+        raise click.ClickException(_describe(error)) from None
+    click.echo(f"{user.id}\t{user.email}\t{user.role}")
+
+
+@users.command("list")
+def list_users() -> None:
+    """List users (never their passwords)."""
+    from adsmanager.services import users as user_accounts
+
+    for user in user_accounts.list_users(Database(_settings().database_url)):
+        state = "disabled" if user.disabled else "active"
+        last = f"{user.last_sign_in_at:%Y-%m-%d %H:%M}" if user.last_sign_in_at else "never"
+        click.echo(
+            f"{user.id}\t{user.email}\t{user.role}\t{user.advertiser_id or '-'}\t{state}"
+            f"\tlast sign-in {last}"
+        )
+
+
+@users.command("disable")
+@click.argument("email")
+@click.option("--enable", is_flag=True, help="Enable the user again instead.")
+def disable_user(email: str, enable: bool) -> None:
+    """Disable a user: their sessions end at their next request."""
+    from adsmanager.services import users as user_accounts
+
+    database = Database(_settings().database_url)
+    try:
+        user = user_accounts.get_by_email(database, email)
+        user_accounts.set_disabled(database, user.id, not enable)
+    except ServiceError as error:
+        raise click.ClickException(_describe(error)) from None
+    click.echo(f"{'enabled' if enable else 'disabled'} {user.email}")
+
+
 # --- serving -------------------------------------------------------------------------------
 
 

@@ -69,6 +69,7 @@ _TYPED_SETTINGS = {
     "max_top_up_micros": int,
     "payout_compute_at": str,
     "payout_auto_pay": lambda raw: raw.lower() in ("1", "true", "yes", "on"),
+    "secure_cookies": lambda raw: raw.lower() in ("1", "true", "yes", "on"),
 }
 # Stripe's own names, as its documentation and dashboards use them.
 _STRIPE_SETTINGS = {
@@ -134,6 +135,9 @@ class Settings:
     stripe_api_base: str | None = None
     stripe_publishable_key: str | None = None
     stripe_webhook_secret: str | None = None
+    # Web session cookies are sent over HTTPS only. Turn on wherever the pages are served
+    # over HTTPS; off by default so the embedded demo works on http://127.0.0.1.
+    secure_cookies: bool = False
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:

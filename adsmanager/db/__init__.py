@@ -1,6 +1,15 @@
 """Persistence: SQLAlchemy metadata and models, the engine/session handle, migrations."""
 
-from adsmanager.db import creator_fund, ctr_models, delivery, funding, jobs, ledger, models
+from adsmanager.db import (
+    creator_fund,
+    ctr_models,
+    delivery,
+    funding,
+    jobs,
+    ledger,
+    models,
+    users,
+)
 from adsmanager.db.base import Base
 from adsmanager.db.database import Database
 
@@ -17,4 +26,5 @@ __all__ = [
     "ledger",
     "metadata",
     "models",
+    "users",
 ]

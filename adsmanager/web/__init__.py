@@ -1,0 +1,98 @@
+"""Server-rendered pages for people: sign-in now, the advertiser, finance and admin pages
+later. Pages call the same services as the API.
+
+Every page lives in the ``web`` blueprint (later pages as blueprints nested in it), whose
+``before_request`` checks the CSRF token of every unsafe request and loads the signed-in
+user. The /v1 API is not covered: it takes bearer keys, never cookies, so there is nothing
+for a forged cross-site form to ride on.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Blueprint, Flask, g, render_template, session
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException
+
+from adsmanager.config import Settings
+from adsmanager.services import users
+from adsmanager.services.errors import NotFound
+
+SESSION_LIFETIME = timedelta(hours=12)
+
+csrf = CSRFProtect()
+bp = Blueprint(
+    "web",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/assets",  # the app itself answers /static (an empty folder)
+)
+
+
+@bp.before_request
+def _check_csrf_and_load_user() -> None:
+    csrf.protect()
+    g.user = None
+    user_id, version = session.get("user_id"), session.get("session_version")
+    if user_id is None:
+        return
+    g.user = users.session_user(_db(), user_id, version)
+    if g.user is None:  # disabled, or signed out everywhere: the cookie is worth nothing now
+        session.clear()
+
+
+@bp.after_request
+def _page_headers(response):
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    if g.get("user") is not None:
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+@bp.errorhandler(CSRFError)
+def _csrf_failed(error: CSRFError):
+    message = "The form expired or did not come from this site. Reload the page and try again."
+    return render_template("error.html", status=400, message=message), 400
+
+
+@bp.errorhandler(NotFound)
+def _service_not_found(error: NotFound):
+    return _not_found(error)
+
+
+@bp.errorhandler(404)
+def _not_found(error):
+    return render_template("error.html", status=404, message="This page does not exist."), 404
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(error: HTTPException):
+    status = error.code or 500
+    return render_template("error.html", status=status, message=error.description), status
+
+
+def _db():
+    from flask import current_app
+
+    return current_app.extensions["adsmanager.db"]
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    from adsmanager.web import auth  # noqa: F401  (routes)
+
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,
+        # Checked by the web blueprint only (see _check_csrf_and_load_user), not app-wide.
+        WTF_CSRF_CHECK_DEFAULT=False,
+        # A token lives as long as the session, so a form left open for an hour still posts.
+        WTF_CSRF_TIME_LIMIT=None,
+    )
+    csrf.init_app(app)
+    app.register_blueprint(bp)
