@@ -818,10 +818,11 @@ def payouts_pay(run_id: str) -> None:
 @click.argument("run_id")
 def payouts_delete(run_id: str) -> None:
     """Discard a DRAFT run."""
+    from adsmanager.db.base import utcnow
     from adsmanager.services import payout_runs
 
     try:
-        payout_runs.delete_draft(Database(_settings().database_url), run_id)
+        payout_runs.delete_draft(Database(_settings().database_url), run_id, utcnow())
     except ServiceError as error:
         raise click.ClickException(_describe(error)) from None
     click.echo(f"deleted {run_id}")

@@ -125,10 +125,16 @@ def clawback(
     cap: int | None,
     step: int,
     already_clawed: int,
+    everyone_capped: bool = False,
 ) -> int:
     """What to take back from a creator whose weight in an earlier run turned out lower
     (traffic found invalid later): the share paid minus the share the new weight earns at
-    that run's rate, rounded in the creator's favour, minus what was already taken back."""
-    deserved = exact_share(new_weight, rate, cap)
+    that run's rate, rounded in the creator's favour, minus what was already taken back.
+    When that run held everyone at the cap and left money over, any weight still earns the
+    cap (the rate there says only where the last creator reached it)."""
+    if everyone_capped:
+        deserved = Fraction(cap if new_weight > 0 else 0)
+    else:
+        deserved = exact_share(new_weight, rate, cap)
     kept = int(deserved // step) * step + (step if deserved % step else 0)
     return max(paid_share - kept - already_clawed, 0)

@@ -109,6 +109,13 @@ class PayoutRun(Base):
     # Totals over the lines, kept with the run so a list of runs reads no lines.
     totals: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # How many runs had been approved when this one was computed: approving it is refused
+    # once that number changed (another approval may have taken its carried balances).
+    approvals_seen: Mapped[int] = mapped_column(Integer)
+    # Engagement rows of this run's days changed after this time are checked for clawbacks:
+    # an hour before the run was computed, so a batch written while it was computing (its
+    # rows carry the time the batch started) is not missed.
+    corrections_after: Mapped[datetime] = mapped_column(UTCDateTime)
     computed_by: Mapped[str | None] = mapped_column(String(64))
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     approved_by: Mapped[str | None] = mapped_column(String(64))
@@ -134,6 +141,9 @@ class PayoutLine(Base):
     qualified_views: Mapped[int] = mapped_column(BigInteger)
     interactions: Mapped[int] = mapped_column(BigInteger)
     trailing_qualified_views: Mapped[int] = mapped_column(BigInteger)
+    # The day the creator had joined the programme when the run was computed: a clawback
+    # counts the same days again, even if the platform changes the date later.
+    joined_on: Mapped[date | None] = mapped_column(Date)
     weight: Mapped[int] = mapped_column(BigInteger)
     exact_share: Mapped[str] = mapped_column(String(80))  # micros, a fraction "n/d"
     capped: Mapped[bool] = mapped_column(Boolean)

@@ -12,7 +12,7 @@ from adsmanager.db.base import utcnow
 from adsmanager.db.creator_fund import PayoutRun
 from adsmanager.db.database import Database
 from adsmanager.services import payout_runs, payouts
-from adsmanager.services.errors import Conflict
+from adsmanager.services.errors import Conflict, ServiceError
 from adsmanager.services.funding import make_gateway
 from adsmanager.vocabulary import PayoutRunStatus, PeriodKind
 
@@ -51,6 +51,10 @@ def pay_approved(db: Database, settings: Settings) -> str:
         )
     said = []
     for run_id in run_ids:
-        result = payouts.pay(db, gateway, run_id, None, utcnow)
+        try:
+            result = payouts.pay(db, gateway, run_id, None, utcnow)
+        except ServiceError as error:  # Stripe away, say: the next runs are tried anyway
+            said.append(f"{run_id}: not paid ({error.message})")
+            continue
         said.append(f"{run_id}: {result.run.status} ({result.paid} paid, {result.failed} failed)")
     return "; ".join(said) or "no approved runs to pay"

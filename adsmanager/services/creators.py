@@ -35,9 +35,9 @@ from billing.fund_rules import Standing
 PLATFORM_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
 STRIPE_ACCOUNT_PATTERN = r"^acct_[A-Za-z0-9_]{1,250}$"
 MIN_AGE, MAX_AGE = 13, 130
-# Counts fit a BIGINT with room to spare, so sums over many rows do too, and JavaScript
-# clients read every one exactly (below 2^53).
-MAX_COUNT = 10**15
+# Counts fit a BIGINT with room to spare, so a creator's sums over a month of many videos
+# do too (10^12 × 31 days × 100,000 videos < 2^63), and JavaScript reads each exactly.
+MAX_COUNT = 10**12
 FIELDS = ("country", "verified_age", "followers", "standing", "joined_on", "stripe_account_id")
 # Creators per transaction of a bulk upsert.
 CHUNK = 5_000

@@ -57,6 +57,14 @@ def latest(session: Session, now: datetime, lock: bool = False) -> RulesVersion:
     return _version(row)
 
 
+def lock_programme(session: Session, now: datetime) -> None:
+    """Computing, approving and deleting runs take this lock, so they happen one at a time:
+    the row of version 1, which never changes (the newest version would not do: a new
+    version could be written while others wait for the old one)."""
+    latest(session, now)
+    session.execute(select(FundRules.version).where(FundRules.version == 1).with_for_update())
+
+
 def current(db: Database, now: datetime) -> RulesVersion:
     with db.transaction() as session:
         return latest(session, now)

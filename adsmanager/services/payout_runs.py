@@ -10,7 +10,8 @@ so no one is paid twice for the same day.
 Approval writes the shares to the ledger (source → creator fund pool → each creator's
 payable account). Computing and approving take a lock on the rules in force, so they run
 one at a time; a draft computed before another run was approved is stale and must be
-computed again, because its carried-over balances may have been taken by that run.
+computed again, because its carried-over balances and clawbacks may have been taken by that
+run (judged by the number of approved runs, not by clocks).
 """
 
 from __future__ import annotations
@@ -59,6 +60,9 @@ from billing.money import Money, stripe_step_micros
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _MONTH = re.compile(r"^\d{4}-\d{2}$")
 LINE_INSERT_CHUNK = 10_000
+# Engagement batches carry the time they started, not when they committed: a run looks for
+# corrections this long before it was computed (rows that did not change weigh nothing).
+CORRECTION_MARGIN = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -196,6 +200,30 @@ def _carried_in(session: Session, currency: str) -> dict[str, tuple[int, list[st
     return carried
 
 
+def _counted_since_joining(
+    session: Session, run: PayoutRun, lines: dict[str, PayoutLine]
+) -> dict[str, tuple[int, int]]:
+    """Counted views and interactions of a run's period as stored now, from the day each
+    creator had joined when the run was computed."""
+    e = VideoEngagement
+    counted: dict[str, tuple[int, int]] = {}
+    ids = sorted(lines)
+    for start in range(0, len(ids), LOOKUP_CHUNK):
+        rows = session.execute(
+            select(e.creator_id, e.day, e.counted_views, e.likes + e.comments + e.shares).where(
+                e.creator_id.in_(ids[start : start + LOOKUP_CHUNK]),
+                e.day >= run.period_start,
+                e.day <= run.period_end,
+            )
+        )
+        for creator_id, day, views, interactions in rows:
+            joined = lines[creator_id].joined_on
+            if joined is not None and day >= joined:
+                before = counted.get(creator_id, (0, 0))
+                counted[creator_id] = (before[0] + views, before[1] + interactions)
+    return counted
+
+
 def _clawbacks(session: Session, run_id: str, currency: str) -> dict[str, list[dict]]:
     """For each creator, what to take back for earlier runs whose engagement changed after
     they were computed and now earns less than the run paid."""
@@ -209,7 +237,7 @@ def _clawbacks(session: Session, run_id: str, currency: str) -> dict[str, list[d
             and_(
                 e.day >= PayoutRun.period_start,
                 e.day <= PayoutRun.period_end,
-                e.updated_at > PayoutRun.computed_at,
+                e.updated_at > PayoutRun.corrections_after,
             ),
         )
         .where(
@@ -244,14 +272,13 @@ def _clawbacks(session: Session, run_id: str, currency: str) -> dict[str, list[d
                 .group_by(Clawback.creator_id)
             ).all()
         )
-        now_counted = engagement(
-            session, source.period_start, source.period_end, source.period_start, sorted(paid)
-        )
+        now_counted = _counted_since_joining(session, source, paid)
         rate = Fraction(source.rate)
         step = stripe_step_micros(source.currency)
+        everyone_capped = bool(source.cap_micros and source.totals["undistributed_micros"])
         for creator_id, line in sorted(paid.items()):
-            counted = now_counted.get(creator_id, Engagement())
-            weight_now = weight(counted.qualified_views, counted.interactions, source_rules)
+            views, interactions = now_counted.get(creator_id, (0, 0))
+            weight_now = weight(views, interactions, source_rules)
             if weight_now >= line.weight:
                 continue
             micros = clawback(
@@ -261,6 +288,7 @@ def _clawbacks(session: Session, run_id: str, currency: str) -> dict[str, list[d
                 source.cap_micros,
                 step,
                 int(already.get(creator_id, 0)),
+                everyone_capped=everyone_capped,
             )
             if micros:
                 found[creator_id].append(
@@ -350,6 +378,7 @@ def _lines(session: Session, run_id: str, rules: Rules, period: Period, pool: in
                 "qualified_views": fact.qualified_views,
                 "interactions": fact.interactions,
                 "trailing_qualified_views": fact.trailing_qualified_views,
+                "joined_on": creator.joined_on,
                 "weight": share.weight if share else 0,
                 "exact_share": str(share.exact) if share else "0",
                 "capped": bool(share and share.capped),
@@ -386,6 +415,13 @@ def _totals(lines: list[dict], undistributed: int) -> dict:
     }
 
 
+def _approvals(session: Session) -> int:
+    """How many runs were ever approved: it only grows (approved runs are never undone)."""
+    return session.scalar(
+        select(func.count()).select_from(PayoutRun).where(PayoutRun.status != PayoutRunStatus.DRAFT)
+    )
+
+
 def _refuse_overlap(session: Session, period: Period) -> None:
     other = session.scalar(
         select(PayoutRun).where(
@@ -407,7 +443,8 @@ def compute(db: Database, period: Period, actor: Actor | None, now: datetime) ->
     if period.end >= now.astimezone(UTC).date():
         raise InvalidInput({"period": [f"{period.label} is not over yet (UTC)."]})
     with db.transaction() as session:
-        version = fund_rules.latest(session, now, lock=True)
+        fund_rules.lock_programme(session, now)
+        version = fund_rules.latest(session, now)
         rules = version.rules
         run = session.scalar(
             select(PayoutRun).where(
@@ -421,6 +458,7 @@ def compute(db: Database, period: Period, actor: Actor | None, now: datetime) ->
             )
         _refuse_overlap(session, period)
         revenue = ad_revenue(session, rules.currency, period)
+        approvals = _approvals(session)
         pool = pool_micros(rules, period.days, revenue)
         if run is not None:
             session.execute(delete(PayoutLine).where(PayoutLine.run_id == run.id))
@@ -444,6 +482,8 @@ def compute(db: Database, period: Period, actor: Actor | None, now: datetime) ->
         run.cap_micros = rules.cap_micros
         run.totals = _totals(lines, allocation.undistributed_micros)
         run.computed_at = now
+        run.approvals_seen = approvals
+        run.corrections_after = now - CORRECTION_MARGIN
         run.computed_by = actor.id if actor else None
         session.flush()
         for start in range(0, len(lines), LINE_INSERT_CHUNK):
@@ -521,8 +561,9 @@ def all_lines(db: Database, run_id: str) -> Iterable[PayoutLine]:
             session.expunge_all()
 
 
-def delete_draft(db: Database, run_id: str) -> None:
+def delete_draft(db: Database, run_id: str, now: datetime) -> None:
     with db.transaction() as session:
+        fund_rules.lock_programme(session, now)
         run = load(session, run_id, lock=True)
         if run.status is not PayoutRunStatus.DRAFT:
             raise Conflict("run_not_draft", f"Run {run.id} is {run.status}; only drafts go.")
@@ -544,14 +585,11 @@ def approve(db: Database, run_id: str, actor: Actor, now: datetime) -> PayoutRun
     """Finance's approval: the shares and clawbacks go into the ledger, carried balances are
     taken over, and the run can be paid."""
     with db.transaction() as session:
-        fund_rules.latest(session, now, lock=True)
+        fund_rules.lock_programme(session, now)
         run = load(session, run_id, lock=True)
         if run.status is not PayoutRunStatus.DRAFT:
             raise Conflict("run_not_draft", f"Run {run.id} is already {run.status}.")
-        approved_since = session.scalar(
-            select(func.max(PayoutRun.approved_at)).where(PayoutRun.id != run.id)
-        )
-        if approved_since is not None and approved_since >= run.computed_at:
+        if _approvals(session) != run.approvals_seen:
             raise Conflict(
                 "stale_run",
                 f"Another run was approved after run {run.id} was computed; compute "

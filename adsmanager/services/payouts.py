@@ -8,7 +8,7 @@ Paying is safe to repeat and to interrupt:
 - a line asked about before is first looked up among the run's transfers (its transfer
   group), which also covers a retry after Stripe has forgotten the key (24 hours);
 - only when Stripe refused a transfer outright (no such account, transfers not enabled) is
-  the next attempt sent with a new key, ``payout:{run}:{creator}:2`` and so on: a refused
+  the next attempt sent with a new key, ``payout:{run}:{creator}#2`` and so on: a refused
   request moved no money;
 - a line is marked PAID, and its ledger entry (creator payable → Stripe) posted under the key
   ``payout:{run}:{creator}``, in one transaction per line; a failure of one creator is kept
@@ -27,7 +27,7 @@ from adsmanager.db.creator_fund import Creator, PayoutLine, PayoutRun
 from adsmanager.db.database import Database
 from adsmanager.services import ledger
 from adsmanager.services.access import Actor
-from adsmanager.services.errors import Conflict
+from adsmanager.services.errors import Conflict, Unavailable
 from adsmanager.services.payout_runs import load, transfer_group_of
 from adsmanager.vocabulary import PayoutLineStatus, PayoutRunStatus
 from billing import ledger as rules_of_posting
@@ -60,8 +60,10 @@ def base_key(run_id: str, creator_id: str) -> str:
 
 
 def _next_key(run_id: str, creator_id: str, key: str) -> str:
-    attempt = int(key.rsplit(":", 1)[1]) if key.count(":") > 2 else 1
-    return f"{base_key(run_id, creator_id)}:{attempt + 1}"
+    """The key of the next attempt after Stripe refused one: ``#`` cannot occur in a
+    platform id, so no attempt's key is ever another creator's."""
+    _, _, attempt = key.partition("#")
+    return f"{base_key(run_id, creator_id)}#{int(attempt or 1) + 1}"
 
 
 def _claim(db: Database, run_id: str) -> tuple[PayoutRun, list[ToPay]]:
@@ -152,10 +154,17 @@ def pay(
     group = transfer_group_of(run)
     made_before = {}
     if any(item.asked_before for item in todo):
-        made_before = {t.metadata.get("idempotency_key"): t for t in gateway.transfers(group)}
+        # A run pays each creator once: a transfer of the group to a creator, whatever key
+        # it was asked with, is that creator's payment.
+        try:
+            made_before = {
+                t.metadata.get("creator_id"): t for t in gateway.transfers(group) if not t.reversed
+            }
+        except GatewayError as error:
+            raise Unavailable("payment_provider_unavailable", error.message) from None
     paid = failed = 0
     for done, item in enumerate(todo, start=1):
-        transfer = made_before.get(item.key)
+        transfer = made_before.get(item.creator_id) if item.asked_before else None
         if transfer is None and item.account is None:
             _record_failed(db, item, NO_ACCOUNT, item.key)
             failed += 1

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from adsmanager.db.base import utcnow
-from adsmanager.db.creator_fund import Clawback, PayoutLine
+from adsmanager.db.creator_fund import Clawback, Creator, PayoutLine, VideoEngagement
 from adsmanager.services import ledger, payout_runs
 from adsmanager.services.errors import Conflict, InvalidInput
 from adsmanager.services.fund_reports import csv_rows, explain
@@ -329,12 +329,12 @@ def _rules(db, run) -> dict:
 def test_a_draft_can_be_deleted_but_an_approved_run_cannot(db, fixed_pool):
     eligible_creator(db, "alice", DAY1, 1_000)
     run = compute(db, DAY1)
-    payout_runs.delete_draft(db, run.id)
+    payout_runs.delete_draft(db, run.id, utcnow())
     assert lines_of(db, run.id) == {}
     run = compute(db, DAY1)
     payout_runs.approve(db, run.id, FINANCE, utcnow())
     with pytest.raises(Conflict):
-        payout_runs.delete_draft(db, run.id)
+        payout_runs.delete_draft(db, run.id, utcnow())
 
 
 def test_rules_refuse_unknown_names_and_a_currency_change_after_an_approval(db, fixed_pool):
@@ -351,3 +351,67 @@ def test_rules_refuse_unknown_names_and_a_currency_change_after_an_approval(db, 
     with pytest.raises(InvalidInput) as raised:
         fund_rules.change(db, {"currency": "EUR"}, None, ADMIN, utcnow())
     assert "once a payout run was approved" in str(raised.value.fields)
+
+
+def test_staleness_does_not_trust_clocks(db, fixed_pool):
+    """A draft computed before another approval is stale even if that approval's clock was
+    behind the draft's (hosts disagree, requests wait for the lock)."""
+    eligible_creator(db, "alice", DAY1, 1_000)
+    views(db, "alice", DAY2, 1_000)
+    later = utcnow() + timedelta(seconds=30)
+    first = payout_runs.compute(db, day(DAY1), FINANCE, utcnow())
+    second = payout_runs.compute(db, day(DAY2), FINANCE, later)
+    payout_runs.approve(db, first.id, FINANCE, utcnow())  # approved "before" second's compute
+    with pytest.raises(Conflict) as raised:
+        payout_runs.approve(db, second.id, FINANCE, later + timedelta(seconds=1))
+    assert raised.value.code == "stale_run"
+
+
+def test_a_correction_written_while_the_run_was_computing_is_still_clawed_back(db, fixed_pool):
+    eligible_creator(db, "alice", DAY1, 0)
+    video = views(db, "alice", DAY1, 3_000)
+    eligible_creator(db, "bob", DAY1, 1_000)
+    first = compute(db, DAY1)
+    payout_runs.approve(db, first.id, FINANCE, utcnow())
+    # A batch that started a second before the run was computed commits after it.
+    views(db, "alice", DAY1, 3_000, video_id=video, invalid=1_000)
+    with db.transaction() as session:
+        session.execute(
+            VideoEngagement.__table__.update()
+            .where(VideoEngagement.video_id == video)
+            .values(updated_at=first.computed_at - timedelta(seconds=1))
+        )
+    views(db, "alice", DAY2, 1_000)
+    views(db, "bob", DAY2, 1_000)
+
+    assert lines_of(db, compute(db, DAY2).id)["alice"].clawback_micros == 25_000_000
+
+
+def test_leaving_the_programme_later_does_not_claw_back_what_was_earned(db, fixed_pool):
+    eligible_creator(db, "alice", DAY1, 0)
+    video = views(db, "alice", DAY1, 3_000)
+    eligible_creator(db, "bob", DAY1, 1_000)
+    views(db, "bob", DAY2, 1_000)
+    first = compute(db, DAY1)
+    payout_runs.approve(db, first.id, FINANCE, utcnow())
+    with db.transaction() as session:
+        session.execute(
+            Creator.__table__.update().where(Creator.id == "alice").values(joined_on=None)
+        )
+    views(db, "alice", DAY1, 3_000, video_id=video, likes=5)  # a harmless correction
+
+    assert lines_of(db, compute(db, DAY2).id)["alice"].clawback_micros == 0
+
+
+def test_when_everyone_was_capped_a_lower_weight_still_earns_the_cap(db):
+    set_rules(db, pool_mode="FIXED", fixed_pool_micros_per_day=300_000_000, cap_micros=100_000_000)
+    eligible_creator(db, "alice", DAY1, 0)
+    video = views(db, "alice", DAY1, 1_000)
+    eligible_creator(db, "bob", DAY1, 1_000)
+    views(db, "bob", DAY2, 1_000)
+    first = compute(db, DAY1)
+    assert first.totals["undistributed_micros"] == 100_000_000
+    payout_runs.approve(db, first.id, FINANCE, utcnow())
+    views(db, "alice", DAY1, 1_000, video_id=video, invalid=600)
+
+    assert lines_of(db, compute(db, DAY2).id)["alice"].clawback_micros == 0

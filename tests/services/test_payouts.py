@@ -129,7 +129,7 @@ def test_a_failing_creator_leaves_the_run_partially_paid_and_paying_again_finish
     assert after["carol"].status is PayoutLineStatus.FAILED
     assert "capabilities" in after["carol"].failure_reason
     # Stripe refused carol's transfer: no money moved, the next attempt gets a new key.
-    assert after["carol"].transfer_key == f"payout:{run_id}:carol:2"
+    assert after["carol"].transfer_key == f"payout:{run_id}:carol#2"
     assert payable(db, "bob") == 25_000_000
 
     # Both creators finish onboarding; finance pays again.
@@ -207,3 +207,29 @@ def test_a_payer_killed_halfway_is_finished_by_the_next_without_paying_anyone_tw
     with db.read() as session:
         assert ledger.balance(session, platform(AccountKind.STRIPE_CLEARING, "USD")) == 12 * POOL
     assert ledger.check(db).ok
+
+
+def test_ids_with_colons_never_share_a_key_or_a_transfer(db, gateway):
+    """A refused "a" is asked again with its own next key, never "a:2"'s first one."""
+    run_id = approved_run(
+        db, gateway, {"a": 1_000, "a:2": 1_000, "x:y": 1_000}, unable=("a", "x:y")
+    )
+
+    first = payouts.pay(db, gateway, run_id, FINANCE, utcnow)
+
+    assert (first.paid, first.failed) == (1, 2)
+    with db.transaction() as session:
+        for creator_id in ("a", "x:y"):
+            session.execute(
+                update(Creator)
+                .where(Creator.id == creator_id)
+                .values(stripe_account_id=connected_account(gateway, f"{creator_id}-ok"))
+            )
+    second = payouts.pay(db, gateway, run_id, FINANCE, utcnow)
+
+    assert (second.paid, second.failed) == (2, 0)
+    paid = lines(db, run_id)
+    transfer_ids = {line.stripe_transfer_id for line in paid.values()}
+    assert len(transfer_ids) == 3  # three creators, three different transfers
+    assert transfers_by_creator(gateway, run_id) == {"a": 1, "a:2": 1, "x:y": 1}
+    assert paid["a"].transfer_key == f"payout:{run_id}:a#2"

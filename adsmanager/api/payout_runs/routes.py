@@ -62,7 +62,7 @@ class Run(MethodView):
     @blp.alt_response(409, response="CONFLICT")
     def delete(self, run_id):
         """Discard a DRAFT run."""
-        payout_runs.delete_draft(database(), run_id)
+        payout_runs.delete_draft(database(), run_id, utcnow())
 
 
 @blp.route("/<run_id>/lines")
