@@ -82,7 +82,7 @@ def _db():
 
 
 def init_app(app: Flask, settings: Settings) -> None:
-    from adsmanager.web import auth  # noqa: F401  (routes)
+    from adsmanager.web import auth, finance  # noqa: F401  (routes; finance nests itself)
 
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,
