@@ -20,6 +20,7 @@ import calendar
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from fractions import Fraction
@@ -84,7 +85,7 @@ class Period:
 
 def parse_period(text: str) -> Period:
     """``2026-11-27`` is a day; ``2026-11`` is a month."""
-    try:
+    with suppress(ValueError):  # 2026-02-30, month 13: not a period
         if _DAY.match(text):
             day = date.fromisoformat(text)
             return Period(PeriodKind.DAY, day, day)
@@ -92,8 +93,6 @@ def parse_period(text: str) -> Period:
             year, month = map(int, text.split("-"))
             last = calendar.monthrange(year, month)[1]
             return Period(PeriodKind.MONTH, date(year, month, 1), date(year, month, last))
-    except ValueError:
-        pass
     raise InvalidInput({"period": ["Give a day (YYYY-MM-DD) or a month (YYYY-MM)."]})
 
 
