@@ -1007,15 +1007,23 @@ def demo(ctx: click.Context, host: str, port: int, workers: int, with_scheduler:
     traffic through the real auction, and a CTR model trained on it."""
     import subprocess
 
+    from adsmanager.db.base import utcnow
     from adsmanager.services import demo as demo_data
 
     settings = _settings()
     migrate.upgrade(settings.database_url)
-    if demo_data.is_empty(Database(settings.database_url)):
+    database = Database(settings.database_url)
+    if demo_data.is_empty(database):
         ctx.invoke(simulate_market)
         ctx.invoke(simulate_traffic, requests=3000)
         ctx.invoke(train_model)
         ctx.invoke(simulate_creators)
+        people = demo_data.seed_people(database, utcnow())
+        click.echo(f"\nSign in at http://{host}:{port}/sign-in as (passwords shown once):\n")
+        for email, role, password in people:
+            click.echo(f"    {role:<11} {email:<26} {password}")
+        click.echo("\nMore people: 'adsmanager users create'.\n")
+    database.dispose()
     jobs = (
         subprocess.Popen([sys.executable, "-m", "adsmanager.cli", "scheduler"])
         if with_scheduler

@@ -8,6 +8,7 @@ is refused, because a silently rounded cent is a cent nobody can account for.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 MICROS_PER_UNIT = 1_000_000
@@ -23,6 +24,9 @@ THREE_DECIMAL = frozenset(["BHD", "JOD", "KWD", "OMR", "TND"])
 # decimals in the API but must be whole krónur; three-decimal amounts must end in 0.
 # https://docs.stripe.com/currencies#special-cases
 STRIPE_STEP_MICROS = {"ISK": 1_000_000} | dict.fromkeys(THREE_DECIMAL, 10_000)
+
+# A typed amount: ASCII digits, commas only between groups of three, an optional fraction.
+_AMOUNT = re.compile(r"(?P<whole>[0-9]{1,3}(?:,[0-9]{3})+|[0-9]*)(?:\.(?P<fraction>[0-9]*))?")
 
 
 class InexactAmount(ValueError):
@@ -112,3 +116,26 @@ class Money:
         # Show at least the currency's decimals, more only when the micros need them.
         shown = fraction.rstrip("0").ljust(places, "0") if places or rest else ""
         return f"{sign}{units}{'.' + shown if shown else ''} {self.currency}"
+
+
+def parse_amount(text: str, currency: str) -> int:
+    """What a person types ("12.50", "1,200", "0.005") → micros, exactly or not at all.
+
+    Up to six decimals (a micro); commas may group thousands. Anything else, signs
+    included, is refused with a message meant for a form."""
+    found = _AMOUNT.fullmatch(text.strip())
+    if found is None or not (found["whole"] or found["fraction"]):
+        raise ValueError(f"Enter an amount in {currency.upper()}, such as 12.50.")
+    fraction = found["fraction"] or ""
+    if len(fraction) > 6:
+        raise ValueError("Use at most six decimals.")
+    whole = int(found["whole"].replace(",", "") or "0")
+    return whole * MICROS_PER_UNIT + int(fraction.ljust(6, "0"))
+
+
+def format_amount(micros: int) -> str:
+    """Micros as a plain decimal for a form field ("12.5" for 12,500,000): the inverse of
+    :func:`parse_amount`, without the currency."""
+    units, rest = divmod(micros, MICROS_PER_UNIT)
+    fraction = f"{rest:06d}".rstrip("0")
+    return f"{units}.{fraction}" if fraction else str(units)

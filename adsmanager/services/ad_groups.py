@@ -6,10 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from adsmanager.db.base import new_id
 from adsmanager.db.database import Database
-from adsmanager.db.models import Ad, AdGroup, Campaign
+from adsmanager.db.models import Ad, AdGroup, Advertiser, Campaign
 from adsmanager.services.access import Actor, scoped
 from adsmanager.services.errors import FieldErrors
 from adsmanager.services.objects import (
@@ -23,6 +24,7 @@ from adsmanager.services.objects import (
 from adsmanager.services.pagination import Page, paginate
 from adsmanager.services.targeting import check_dayparting, check_targeting
 from adsmanager.vocabulary import BillingEvent, Objective, Status
+from billing.money import Money
 
 LABEL = "Ad group"
 
@@ -34,7 +36,7 @@ def _flatten_frequency_cap(fields: dict[str, Any]) -> None:
         fields["frequency_cap_hours"] = cap["window_hours"] if cap else None
 
 
-def _check(ad_group: AdGroup, campaign: Campaign, errors: FieldErrors) -> None:
+def _check(session: Session, ad_group: AdGroup, campaign: Campaign, errors: FieldErrors) -> None:
     """Rules on the whole ad group as it would be saved, with its campaign."""
     if (ad_group.budget_mode is None) != (ad_group.budget_micros is None):
         errors.add("budget_micros", "Give budget_mode and budget_micros together, or neither.")
@@ -44,12 +46,14 @@ def _check(ad_group: AdGroup, campaign: Campaign, errors: FieldErrors) -> None:
         budgets = [("the campaign's", campaign.budget_micros)]
         if ad_group.budget_micros is not None:
             budgets.append(("the ad group's", ad_group.budget_micros))
+        with session.no_autoflush:  # the changed ad group is checked before it is written
+            currency = session.get(Advertiser, campaign.advertiser_id).currency
         for whose, budget in budgets:
             if ad_group.bid_micros > budget:
                 errors.add(
                     "bid_micros",
-                    f"A CPC bid of {ad_group.bid_micros} micros is larger "
-                    f"than {whose} budget of {budget} micros.",
+                    f"A CPC bid of {Money(currency, ad_group.bid_micros)} is larger "
+                    f"than {whose} budget of {Money(currency, budget)}.",
                 )
 
 
@@ -66,7 +70,7 @@ def create(db: Database, actor: Actor, fields: dict[str, Any]) -> AdGroup:
         ad_group = AdGroup(id=new_id("adg"), **fields)
         if campaign is not None:
             ad_group.advertiser_id = campaign.advertiser_id
-            _check(ad_group, campaign, errors)
+            _check(session, ad_group, campaign, errors)
         errors.raise_if_any()
         session.add(ad_group)
         session.flush()
@@ -111,7 +115,7 @@ def update_ad_group(
         ensure_editable(ad_group, LABEL.lower())
         campaign = session.get(Campaign, ad_group.campaign_id)
         apply(ad_group, changes)
-        _check(ad_group, campaign, errors)
+        _check(session, ad_group, campaign, errors)
         errors.raise_if_any()
         return ad_group
 

@@ -22,6 +22,7 @@ from adsmanager.services.objects import (
 )
 from adsmanager.services.pagination import Page, paginate
 from adsmanager.vocabulary import AdvertiserStatus, BillingEvent, Status
+from billing.money import Money
 
 LABEL = "Campaign"
 
@@ -42,9 +43,10 @@ def _check_budget_covers_cpc_bids(
         )
     )
     if highest is not None and highest > campaign.budget_micros:
+        currency = session.get(Advertiser, campaign.advertiser_id).currency
         errors.add(
             "budget_micros",
-            f"An ad group of this campaign bids {highest} micros per "
+            f"An ad group of this campaign bids {Money(currency, highest)} per "
             "click, more than this budget; lower that bid first.",
         )
 

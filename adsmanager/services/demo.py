@@ -4,6 +4,7 @@ goes through the real auction and events code."""
 from __future__ import annotations
 
 import random
+import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -13,15 +14,38 @@ from sqlalchemy import func, insert, select
 from adsmanager.db.base import utcnow
 from adsmanager.db.database import Database
 from adsmanager.db.models import CREATIVE_FIELDS, Ad, AdGroup, Advertiser, Campaign
-from adsmanager.services import auction, events, ledger
+from adsmanager.services import auction, events, ledger, users
 from adsmanager.serving.runtime import Serving
-from adsmanager.vocabulary import TARGETING_FIELDS, ReviewStatus, Status
+from adsmanager.vocabulary import TARGETING_FIELDS, ReviewStatus, Role, Status
 from auction import simulator, types
 from billing import ledger as rules
 from billing.money import Money
 
 # What each simulated advertiser is given to spend: more than any simulated budget.
 SIMULATED_FUNDS_MICROS = 1_000_000 * 1_000_000
+
+
+# One person per role for the web pages; the advertiser's is tied to the first advertiser.
+DEMO_PEOPLE = (
+    ("admin@demo.example", Role.ADMIN),
+    ("finance@demo.example", Role.FINANCE),
+    ("advertiser@demo.example", Role.ADVERTISER),
+)
+
+
+def seed_people(db: Database, now: datetime) -> list[tuple[str, Role, str]]:
+    """Create the demo's people, each with a fresh random password, and return
+    (email, role, password) to show once; the advertiser's user gets the advertiser
+    that comes first by name."""
+    with db.transaction() as session:
+        first = session.scalar(select(Advertiser.id).order_by(Advertiser.name, Advertiser.id))
+    people = []
+    for email, role in DEMO_PEOPLE:
+        password = secrets.token_urlsafe(12)
+        advertiser_id = first if role is Role.ADVERTISER else None
+        users.create_user(db, email, password, role, advertiser_id, now)
+        people.append((email, role, password))
+    return people
 
 
 def is_empty(db: Database) -> bool:

@@ -29,3 +29,16 @@ def currency_codes() -> frozenset[str]:
 @cache
 def time_zones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
+
+
+@cache
+def countries() -> tuple[tuple[str, str], ...]:
+    """(code, name) of every country, by name: for pickers."""
+    return tuple(sorted(((c.alpha_2, c.name) for c in pycountry.countries), key=lambda c: c[1]))
+
+
+@cache
+def languages() -> tuple[tuple[str, str], ...]:
+    """(code, name) of every language with a two-letter code, by name: for pickers."""
+    coded = (lang for lang in pycountry.languages if hasattr(lang, "alpha_2"))
+    return tuple(sorted(((lang.alpha_2, lang.name) for lang in coded), key=lambda c: c[1]))

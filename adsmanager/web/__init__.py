@@ -18,6 +18,7 @@ from werkzeug.exceptions import HTTPException
 from adsmanager.config import Settings
 from adsmanager.services import users
 from adsmanager.services.errors import NotFound
+from adsmanager.vocabulary import Role
 
 SESSION_LIFETIME = timedelta(hours=12)
 
@@ -53,6 +54,39 @@ def _page_headers(response):
     return response
 
 
+# Each role's pages, in the main navigation and on the home page.
+PAGES = {
+    Role.ADVERTISER: (
+        ("/dashboard", "Dashboard"),
+        ("/campaigns", "Campaigns"),
+        ("/funding", "Funding"),
+        ("/statements", "Statements"),
+    ),
+    Role.ADMIN: (
+        ("/admin/review", "Ad review"),
+        ("/admin/models", "CTR models"),
+        ("/admin/fund-rules", "Fund rules"),
+        ("/finance/payout-runs", "Payout runs"),
+        ("/finance/ledger", "Ledger"),
+        ("/finance/reconciliation", "Reconciliation"),
+    ),
+    Role.FINANCE: (
+        ("/finance/payout-runs", "Payout runs"),
+        ("/finance/ledger", "Ledger"),
+        ("/finance/reconciliation", "Reconciliation"),
+        ("/admin/fund-rules", "Fund rules"),
+    ),
+}
+
+
+@bp.app_context_processor
+def _navigation() -> dict:
+    def pages_of(user) -> tuple[tuple[str, str], ...]:
+        return PAGES.get(user.actor.role, ()) if user is not None else ()
+
+    return {"pages_of": pages_of}
+
+
 @bp.errorhandler(CSRFError)
 def _csrf_failed(error: CSRFError):
     message = "The form expired or did not come from this site. Reload the page and try again."
@@ -82,7 +116,8 @@ def _db():
 
 
 def init_app(app: Flask, settings: Settings) -> None:
-    from adsmanager.web import auth, finance  # noqa: F401  (routes; finance nests itself)
+    # Routes; each page module nests its blueprint in ``web`` on import.
+    from adsmanager.web import account, admin, advertiser, auth, finance, ledger  # noqa: F401
 
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,

@@ -13,7 +13,6 @@ from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
     flash,
     g,
     redirect,
@@ -22,10 +21,11 @@ from flask import (
     url_for,
 )
 
+from adsmanager.api.common import stripe_gateway
 from adsmanager.db.base import utcnow
 from adsmanager.services import fund_reports, payout_runs, payouts
 from adsmanager.services.errors import Conflict, InvalidInput, Unavailable
-from adsmanager.services.funding import make_gateway, require_gateway
+from adsmanager.services.funding import require_gateway
 from adsmanager.services.pagination import DEFAULT_PAGE_SIZE
 from adsmanager.vocabulary import PayoutLineStatus, PayoutRunStatus, Role
 from adsmanager.web import _db
@@ -42,14 +42,6 @@ LINES_PER_PAGE = DEFAULT_PAGE_SIZE
 @bp.app_template_filter("money")
 def money(micros: int | None, currency: str) -> str:
     return "—" if micros is None else str(Money(currency, micros))
-
-
-def _stripe_gateway():
-    """The app's Stripe gateway (the one the API uses), or None when not configured."""
-    extensions = current_app.extensions
-    if "adsmanager.stripe" not in extensions:
-        extensions["adsmanager.stripe"] = make_gateway(extensions["adsmanager.settings"])
-    return extensions["adsmanager.stripe"]
 
 
 def _confirmation(run, action: str, error: str | None = None, status: int = 200):
@@ -180,9 +172,7 @@ def pay(run_id: str):
     if request.method == "GET":
         return _confirmation(found, "pay")
     try:
-        result = payouts.pay(
-            _db(), require_gateway(_stripe_gateway()), run_id, g.user.actor, utcnow
-        )
+        result = payouts.pay(_db(), require_gateway(stripe_gateway()), run_id, g.user.actor, utcnow)
     except Conflict as conflict:
         return _confirmation(payout_runs.get(_db(), run_id), "pay", conflict.message, 409)
     except Unavailable as unavailable:

@@ -112,7 +112,7 @@ def test_budget_cannot_drop_below_a_cpc_bid(acme):
     make_ad_group(api, campaign["id"], billing_event="CPC", bid_micros=2_000_000)
     response = api.patch(f"/v1/campaigns/{campaign['id']}", json={"budget_micros": 1_000_000})
     assert response.status_code == 422
-    assert "2000000" in response.json["fields"]["budget_micros"][0]
+    assert "2.00 USD" in response.json["fields"]["budget_micros"][0]
     assert api.get(f"/v1/campaigns/{campaign['id']}").json["budget_micros"] == 10_000_000
 
 

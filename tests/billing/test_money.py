@@ -14,8 +14,10 @@ from billing.money import (
     InexactAmount,
     Money,
     decimals,
+    format_amount,
     from_minor_units,
     micros_per_minor_unit,
+    parse_amount,
     stripe_step_micros,
     to_minor_units,
 )
@@ -168,3 +170,33 @@ def test_money_is_immutable():
 )
 def test_str_shows_the_currency_decimals_and_any_further_micros(money, text):
     assert str(money) == text
+
+
+@pytest.mark.parametrize(
+    ("typed", "micros"),
+    [
+        ("12.50", 12_500_000),
+        (" 3 ", 3_000_000),
+        ("0.000001", 1),
+        (".5", 500_000),
+        ("5.", 5_000_000),
+        ("1,200", 1_200_000_000),
+        ("12,345,678.9", 12_345_678_900_000),
+    ],
+)
+def test_a_typed_amount_becomes_exact_micros(typed, micros):
+    assert parse_amount(typed, "USD") == micros
+    assert parse_amount(format_amount(micros), "USD") == micros
+
+
+@pytest.mark.parametrize(
+    "typed", ["", ".", "-1", "+1", "1e3", "12.3.4", "1,2,3", "1,20", "١٢", "12 50", "$5", "NaN"]
+)
+def test_anything_but_a_plain_amount_is_refused_with_a_message_for_a_person(typed):
+    with pytest.raises(ValueError, match="Enter an amount in USD, such as 12.50."):
+        parse_amount(typed, "usd")
+
+
+def test_more_than_six_decimals_is_refused_not_rounded():
+    with pytest.raises(ValueError, match="at most six decimals"):
+        parse_amount("0.0000005", "USD")

@@ -149,3 +149,15 @@ def test_old_attempts_can_be_forgotten(db, alice):
     users.authenticate(db, "alice@example.com", "wrong password!", "10.0.0.1", NOW)
     assert users.forget_attempts_before(db, NOW) == 0
     assert users.forget_attempts_before(db, NOW + timedelta(seconds=1)) == 1
+
+
+def test_the_demo_gives_each_role_a_person_who_can_sign_in(db, acme, globex):
+    from adsmanager.services import demo
+
+    people = demo.seed_people(db, NOW)
+    assert [(email, role) for email, role, _ in people] == list(demo.DEMO_PEOPLE)
+    passwords = [password for _, _, password in people]
+    assert len(set(passwords)) == 3 and all(len(password) >= 12 for password in passwords)
+    actors = [users.authenticate(db, email, password, "", NOW) for email, _, password in people]
+    assert [actor.role for actor in actors] == [role for _, role in demo.DEMO_PEOPLE]
+    assert actors[2].advertiser_id == acme[0]["id"]  # "Acme" comes before "Globex"

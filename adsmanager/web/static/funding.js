@@ -1,0 +1,56 @@
+/* The card step of a top-up: Stripe.js collects the card and confirms the PaymentIntent the
+   server created. Nothing here credits anything: the server does that when Stripe's signed
+   webhook says the payment succeeded. No build step, no other library. */
+(function () {
+  "use strict";
+  var form = document.getElementById("pay-form");
+  if (!form) return;
+  var button = document.getElementById("pay-button");
+  var status = document.getElementById("pay-status");
+  var failure = document.getElementById("pay-error");
+
+  function fail(message) {
+    status.textContent = "";
+    failure.textContent = message;
+    failure.hidden = false;
+    button.disabled = false;
+  }
+
+  if (typeof Stripe === "undefined") {
+    fail("Stripe.js did not load, so the card cannot be paid. Reload the page to try again.");
+    button.disabled = true;
+    return;
+  }
+  var stripe = Stripe(form.dataset.publishableKey);
+  var card = stripe.elements().create("card");
+  card.mount("#card-element");
+  button.disabled = false;
+
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    button.disabled = true;
+    failure.hidden = true;
+    status.textContent = "Paying…";
+    stripe
+      .confirmCardPayment(form.dataset.clientSecret, { payment_method: { card: card } })
+      .then(function (result) {
+        var intent = result.paymentIntent;
+        // Stripe answers a refused card or authentication with an error; some Stripe-compatible
+        // servers with the intent back where it started, carrying the reason.
+        var refused = result.error ||
+          (intent.status === "requires_payment_method" && (intent.last_payment_error || {}));
+        if (refused) {
+          fail((refused.message || "The payment did not go through.") +
+               " Nothing was charged; check the card and try again.");
+        } else if (intent.status === "succeeded" || intent.status === "processing") {
+          status.textContent = "Payment received. Taking you back to Funding…";
+          window.location.assign(form.dataset.doneUrl);
+        } else {
+          fail("The payment is " + intent.status + "; try again.");
+        }
+      })
+      .catch(function (error) {
+        fail("The payment could not be sent to Stripe (" + error + "). Try again.");
+      });
+  });
+})();
