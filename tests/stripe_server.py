@@ -17,6 +17,14 @@ corrections and additions that bring it closer to the Stripe it stands in for:
   a retry with the same parameters; other parameters or another endpoint get a 400
   ``idempotency_error``, and a retry while the first request is still running a 409.
   localstripe itself ignores the header.
+- Stripe.js's ``confirmCardPayment(clientSecret, {payment_method: {card}})``, which
+  localstripe's stand-in reduces to its 3-D Secure step: the script served at
+  ``/js.stripe.com/v3/`` first posts the card element's values to
+  ``POST /v1/payment_intents/{id}/confirm`` with the publishable key, the client secret and
+  ``payment_method_data``, as Stripe.js does, and the server accepts that request (a wrong
+  client secret gets Stripe's 400). A card that needs authentication then goes through the
+  stand-in's "Complete authentication" step; a declined card comes back as
+  ``{error: last_payment_error}``; another card may be tried on the same intent.
 - ``--transfer-delay SECONDS`` (``StripeServer(transfer_delay_seconds=...)``): each transfer
   is stored, then answered only after that delay, so a client that gives up or dies in
   between leaves a transfer in Stripe without having seen it, as a crash would.
@@ -30,6 +38,7 @@ import argparse
 import asyncio
 import functools
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -344,6 +353,96 @@ async def idempotency_middleware(request: web.Request, handler) -> web.StreamRes
     )
 
 
+# --- Stripe.js: the browser confirms the intent with the card it collected ---------------------
+
+# Appended to localstripe's stand-in (so its LOCALSTRIPE_BASE_API and Stripe are in scope).
+STRIPE_JS_CONFIRM = """
+// tests/stripe_server.py: confirmCardPayment sends the card, as Stripe.js does.
+(function () {
+  const standIn = Stripe;
+  Stripe = function (apiKey) {
+    const stripe = standIn(apiKey);
+    const authenticate = stripe.confirmCardPayment;  // the stand-in's 3-D Secure step
+    stripe.confirmCardPayment = async (clientSecret, data) => {
+      const card = data && data.payment_method && data.payment_method.card;
+      if (!card || !card.value) {
+        return authenticate(clientSecret, data);
+      }
+      const intent = clientSecret.match(/^(pi_\\w+)_secret_/)[1];
+      const response = await fetch(
+        `${LOCALSTRIPE_BASE_API}/v1/payment_intents/${intent}/confirm`, {
+          method: 'POST',
+          body: JSON.stringify({
+            key: apiKey,
+            client_secret: clientSecret,
+            payment_method_data: {type: 'card', card: card.value.card},
+          }),
+        });
+      const body = await response.json().catch(() => ({}));
+      if (response.status !== 200 || body.error) {
+        return {error: body.error || {message: 'Stripe did not answer.'}};
+      }
+      if (body.status === 'requires_action') {
+        return authenticate(clientSecret, data);
+      }
+      if (body.status === 'requires_payment_method') {
+        return {error: {...body.last_payment_error, payment_intent: body}};
+      }
+      return {paymentIntent: body};
+    };
+    return stripe;
+  };
+})();
+"""
+CONFIRM_PATH = re.compile(r"/v1/payment_intents/(pi_\w+)/confirm")
+
+
+@web.middleware
+async def stripe_js_middleware(request: web.Request, handler) -> web.StreamResponse:
+    """Before localstripe's authentication, which knows only the secret key on this path:
+    a confirmation from Stripe.js (publishable key, client secret, the card), and the
+    script that sends it."""
+    if request.method == "GET" and request.path == "/js.stripe.com/v3/":
+        stand_in = await handler(request)
+        return web.Response(
+            text=stand_in.text + STRIPE_JS_CONFIRM, content_type="application/javascript"
+        )
+    found = CONFIRM_PATH.fullmatch(request.path)
+    if request.method != "POST" or found is None:
+        return await handler(request)
+    from localstripe.server import get_post_data, json_response
+
+    data = await get_post_data(request, remove_auth=False)
+    if not str(data.get("key", "")).startswith("pk_"):
+        return await handler(request)  # the server's own confirmation, with the secret key
+    return json_response(_confirm_from_browser(found.group(1), data)._export())
+
+
+def _confirm_from_browser(intent_id: str, data: dict):
+    from localstripe.resources import PaymentIntent, PaymentMethod
+
+    intent = PaymentIntent._api_retrieve(intent_id)
+    if data.get("client_secret") != intent.client_secret:
+        raise _invalid(
+            "client_secret",
+            "The client_secret provided does not match the client_secret associated with "
+            "the PaymentIntent.",
+        )
+    if intent.status not in ("requires_payment_method", "requires_confirmation"):
+        raise UserError(
+            400,
+            f"This PaymentIntent's status is {intent.status}; it cannot be confirmed.",
+            {"code": "payment_intent_unexpected_state"},
+        )
+    method_data = data.get("payment_method_data")
+    if not isinstance(method_data, dict):
+        raise _missing("payment_method_data")
+    method = PaymentMethod._api_create(**method_data)
+    # A new card is a new attempt: the failed charge of the last one no longer counts.
+    intent.payment_method, intent.latest_charge, intent.next_action = method.id, None, None
+    return PaymentIntent._api_confirm(intent.id)
+
+
 def _install_additions(transfer_delay_seconds: float) -> None:
     from localstripe import server
 
@@ -360,6 +459,9 @@ def _install_additions(transfer_delay_seconds: float) -> None:
     # Innermost, after authentication: the key is scoped to the API key, and localstripe's
     # errors are turned into responses here so that they are saved too.
     server.app.middlewares.append(idempotency_middleware)
+    # After localstripe's error middleware (so refusals become Stripe's error answers) and
+    # before its authentication.
+    server.app.middlewares.insert(1, stripe_js_middleware)
 
 
 # --- the process -------------------------------------------------------------------------------

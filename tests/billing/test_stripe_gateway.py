@@ -374,3 +374,25 @@ def test_a_correctly_signed_body_that_is_not_json_is_refused(payload):
 def test_a_correctly_signed_json_body_that_is_not_an_object_is_refused(payload):
     with pytest.raises(BadWebhook):
         verify_webhook(payload, signed(payload), SECRET)
+
+
+def test_stripe_js_confirms_with_the_publishable_key_only_with_the_client_secret(
+    gateway, customer_id, server
+):
+    """The test server's addition for Stripe.js (tests/stripe_server.py): a browser holding
+    the publishable key can confirm an intent only with that intent's client secret."""
+    import requests
+
+    intent = gateway.create_payment_intent(customer_id, Money("USD", 12_000_000), {}, unique("k"))
+    url = f"{server.url}/v1/payment_intents/{intent.id}/confirm"
+    card = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2034, "cvc": "123"}
+    body = {"key": server.publishable_key, "payment_method_data": {"type": "card", "card": card}}
+
+    wrong = requests.post(url, json=body | {"client_secret": intent.client_secret + "x"}, timeout=5)
+    assert wrong.status_code == 400 and wrong.json()["error"]["param"] == "client_secret"
+    assert gateway.retrieve_payment_intent(intent.id).status == "requires_payment_method"
+
+    paid = requests.post(url, json=body | {"client_secret": intent.client_secret}, timeout=5)
+    assert paid.status_code == 200 and paid.json()["status"] == "succeeded"
+    again = requests.post(url, json=body | {"client_secret": intent.client_secret}, timeout=5)
+    assert again.status_code == 400  # a paid intent is not confirmed twice

@@ -1,16 +1,9 @@
 """An advertiser adds funds in a real browser: sign in, open Funding, type an amount, pay on
-the card step with Stripe.js (localstripe's stand-in, loaded from the test Stripe server), and
+the card step with Stripe.js (localstripe's stand-in, loaded from the test Stripe server and
+completed there with the card confirmation Stripe.js makes: see tests/stripe_server.py), and
 see the top-up credited once Stripe's webhook arrives (screenshots of each step are kept).
-
-localstripe's Stripe.js stand-in (1.15) implements ``confirmCardPayment`` as the 3-D Secure
-step only: it ignores the card element, asks "Complete authentication?" and posts
-``/v1/payment_intents/{id}/_authenticate``, which succeeds only for an intent that already
-has a card needing authentication and was confirmed. Real Stripe.js does both steps from the
-same call; the stand-in's server accepts neither a publishable key on
-``/v1/payment_intents/{id}/confirm`` nor a ``payment_method`` there. So the test does the
-first step where the stand-in cannot, with the secret key (as tests/funding.py's ``pay``
-does), and the browser does the rest: the page, the card element, the confirmation with the
-client secret, and what the page shows.
+Nothing is done with the secret key on the test's side: the browser types the card, confirms
+with the client secret and passes 3-D Secure.
 """
 
 from __future__ import annotations
@@ -28,6 +21,7 @@ from tests.web.test_finance_pages import PASSWORD, make_user
 
 EMAIL = "ann.e2e@acme.example"
 THREE_D_SECURE_CARD = "4000002500003155"  # Stripe's test card that asks for authentication
+DECLINED_CARD = "4000000000000002"  # Stripe's test card that is declined
 
 
 def sign_in_to(page, path: str) -> None:
@@ -37,15 +31,17 @@ def sign_in_to(page, path: str) -> None:
     page.get_by_role("button", name="Sign in").click()
 
 
-def attach_card(stripe_server, payment_intent_id: str) -> None:
-    """What real Stripe.js does inside confirmCardPayment before 3-D Secure, and the
-    stand-in cannot: attach the typed card to the intent and confirm it."""
-    client = stripe_client(stripe_server)
-    card = {"number": THREE_D_SECURE_CARD, "exp_month": 12, "exp_year": 2034, "cvc": "123"}
-    method = client.v1.payment_methods.create(params={"type": "card", "card": card})
-    client.v1.payment_intents.update(payment_intent_id, params={"payment_method": method.id})
-    confirmed = client.v1.payment_intents.confirm(payment_intent_id)
-    assert confirmed.status == "requires_action"
+def fill_card(page, number: str) -> None:
+    """The stand-in's card element, mounted from the Stripe server's script."""
+    from playwright.sync_api import expect
+
+    card = page.locator("#card-element")
+    expect(card).to_contain_text("localstripe")
+    card.get_by_placeholder("number").fill(number)
+    card.get_by_placeholder("exp_month").fill("12")
+    card.get_by_placeholder("exp_year").fill("34")
+    card.get_by_placeholder("cvc").fill("123")
+    card.get_by_placeholder("postal_code").fill("10001")
 
 
 def test_an_advertiser_pays_a_top_up_with_stripe_js(db, app, acme, page, stripe_server, screenshot):
@@ -72,17 +68,9 @@ def test_an_advertiser_pays_a_top_up_with_stripe_js(db, app, acme, page, stripe_
         db, actor_of(advertiser), advertiser_id=None, status=None, page_size=10, page_token=None
     ).items
     expect(page.locator("#top-up-id")).to_have_text(top_up.id)
-    # The stand-in's card element is mounted from the Stripe server's script.
-    card = page.locator("#card-element")
-    expect(card).to_contain_text("localstripe")
-    card.get_by_placeholder("number").fill(THREE_D_SECURE_CARD)
-    card.get_by_placeholder("exp_month").fill("12")
-    card.get_by_placeholder("exp_year").fill("34")
-    card.get_by_placeholder("cvc").fill("123")
-    card.get_by_placeholder("postal_code").fill("10001")
+    fill_card(page, THREE_D_SECURE_CARD)
     screenshot(page, "card")
 
-    attach_card(stripe_server, top_up.payment_intent_id)
     page.get_by_role("button", name="Pay 25.00 USD").click()
     page.get_by_role("button", name="Complete authentication").click()  # the 3-D Secure step
 
@@ -104,7 +92,7 @@ def test_an_advertiser_pays_a_top_up_with_stripe_js(db, app, acme, page, stripe_
     assert funding.get_top_up(db, actor_of(advertiser), top_up.id).status is (TopUpStatus.SUCCEEDED)
 
 
-def test_a_declined_authentication_is_shown_and_nothing_is_credited(
+def test_a_failed_authentication_or_a_declined_card_is_shown_and_another_card_pays(
     db, acme, page, stripe_server, screenshot
 ):
     from playwright.sync_api import expect
@@ -118,12 +106,23 @@ def test_a_declined_authentication_is_shown_and_nothing_is_credited(
     [top_up] = funding.list_top_ups(
         db, actor_of(advertiser), advertiser_id=None, status=None, page_size=10, page_token=None
     ).items
-    attach_card(stripe_server, top_up.payment_intent_id)
+    fill_card(page, THREE_D_SECURE_CARD)
     page.get_by_role("button", name="Pay 10.00 USD").click()
     page.get_by_role("button", name="Fail authentication").click()
     expect(page.locator("#pay-error")).to_contain_text("Nothing was charged")
     expect(page.get_by_role("button", name="Pay 10.00 USD")).to_be_enabled()
     screenshot(page, "declined")
+
+    # A card the bank declines: refused on the page; then a good card on the same intent.
+    fill_card(page, DECLINED_CARD)
+    page.get_by_role("button", name="Pay 10.00 USD").click()
+    expect(page.locator("#pay-error")).to_contain_text("declined")
+    fill_card(page, "4242424242424242")
+    page.get_by_role("button", name="Pay 10.00 USD").click()
+    expect(page).to_have_url(re.compile(rf"/funding\?paid={top_up.id}$"))
+    intent = stripe_client(stripe_server).v1.payment_intents.retrieve(top_up.payment_intent_id)
+    assert intent.status == "succeeded" and intent.amount == 1000
+    # Paid, not credited: only Stripe's signed webhook credits (see the test above).
     assert funding.balance(db, actor_of(advertiser), advertiser["id"]).available_micros == (
         10_000_000_000
     )

@@ -35,12 +35,8 @@
       .confirmCardPayment(form.dataset.clientSecret, { payment_method: { card: card } })
       .then(function (result) {
         var intent = result.paymentIntent;
-        // Stripe answers a refused card or authentication with an error; some Stripe-compatible
-        // servers with the intent back where it started, carrying the reason.
-        var refused = result.error ||
-          (intent.status === "requires_payment_method" && (intent.last_payment_error || {}));
-        if (refused) {
-          fail((refused.message || "The payment did not go through.") +
+        if (result.error) {  // a refused card or authentication: the intent can be paid again
+          fail((result.error.message || "The payment did not go through.") +
                " Nothing was charged; check the card and try again.");
         } else if (intent.status === "succeeded" || intent.status === "processing") {
           status.textContent = "Payment received. Taking you back to Funding…";
