@@ -43,7 +43,12 @@ class Exclusion(StrEnum):
 
 
 class InvalidRules(ValueError):
-    """Programme rules that could not be applied (a cap that is not a whole step, ...)."""
+    """Programme rules that could not be applied (a cap that is not a whole step, ...);
+    ``rule`` names the rule at fault, when it is one rule."""
+
+    def __init__(self, message: str, rule: str | None = None) -> None:
+        super().__init__(message)
+        self.rule = rule
 
 
 @dataclass(frozen=True)
@@ -70,12 +75,12 @@ class Rules:
             object.__setattr__(self, "pool_mode", PoolMode(self.pool_mode))
             Money(self.currency, 0)  # a well-formed currency code (services check the ISO list)
         except (TypeError, ValueError) as error:
-            raise InvalidRules(str(error)) from None
+            raise InvalidRules(str(error), "currency") from None
         if isinstance(self.countries, str) or not all(
             isinstance(c, str) and len(c) == 2 and c.isascii() and c.isupper()
             for c in self.countries
         ):
-            raise InvalidRules("countries must be a list of ISO 3166-1 alpha-2 codes")
+            raise InvalidRules("countries must be a list of ISO 3166-1 alpha-2 codes", "countries")
         object.__setattr__(self, "countries", tuple(sorted(set(self.countries))))
         step = stripe_step_micros(self.currency)
         counts = (
@@ -91,22 +96,25 @@ class Rules:
         for name in counts:
             value = getattr(self, name)
             if type(value) is not int or value < 0:
-                raise InvalidRules(f"{name} must be a non-negative integer, not {value!r}")
+                raise InvalidRules(f"{name} must be a non-negative integer, not {value!r}", name)
         if not 1 <= self.trailing_days <= 366:
-            raise InvalidRules("trailing_days must be between 1 and 366")
+            raise InvalidRules("trailing_days must be between 1 and 366", "trailing_days")
         if self.revenue_share_ppm > PPM:
-            raise InvalidRules("revenue_share_ppm cannot exceed 1,000,000 (100%)")
+            raise InvalidRules(
+                "revenue_share_ppm cannot exceed 1,000,000 (100%)", "revenue_share_ppm"
+            )
         if self.max_bonus_percent > 100:
-            raise InvalidRules("max_bonus_percent cannot exceed 100")
+            raise InvalidRules("max_bonus_percent cannot exceed 100", "max_bonus_percent")
         if self.cap_micros is not None and (
             type(self.cap_micros) is not int or self.cap_micros <= 0
         ):
-            raise InvalidRules("cap_micros must be a positive integer or null")
+            raise InvalidRules("cap_micros must be a positive integer or null", "cap_micros")
         for name in ("fixed_pool_micros_per_day", "minimum_payout_micros", "cap_micros"):
             value = getattr(self, name)
             if value is not None and value % step:
                 raise InvalidRules(
-                    f"{name} must be a whole number of {self.currency} steps ({step} micros)"
+                    f"{name} must be a whole number of {self.currency} steps ({step} micros)",
+                    name,
                 )
 
     def to_dict(self) -> dict[str, Any]:

@@ -101,7 +101,8 @@ def change(
         try:
             rules = Rules.from_dict(before.rules.to_dict() | changes)
         except InvalidRules as error:
-            raise InvalidInput({"rules": [str(error)]}) from None
+            path = f"rules.{error.rule}" if error.rule else "rules"
+            raise InvalidInput({path: [str(error)]}) from None
         if rules.currency != before.rules.currency:
             _check_currency_change(session, rules.currency)
         row = FundRules(

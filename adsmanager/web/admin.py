@@ -243,29 +243,11 @@ def change_fund_rules():
     try:
         loaded = typed.load(RulesChangeSchema(), body, NAMES)
         with forms.service_errors(NAMES):
-            try:
-                saved = programme.change(
-                    _db(), loaded["rules"], loaded["note"], g.user.actor, utcnow()
-                )
-            except InvalidInput as refused:
-                raise InvalidInput(_by_rule(refused.fields), refused.message) from None
+            saved = programme.change(_db(), loaded["rules"], loaded["note"], g.user.actor, utcnow())
     except Invalid as invalid:
         return _rules_page(form, forms.placed(invalid.errors, SHOWN)), 422
     flash(f"Fund rules version {saved.version} saved.")
     return redirect(url_for(".fund_rules"), 303)
-
-
-def _by_rule(errors: dict[str, list[str]]) -> dict[str, list[str]]:
-    """The rules' own checks (``billing.fund_rules``) report under ``rules`` with the rule's
-    name first ("cap_micros must be ..."): file each message under that rule, so the page
-    shows it next to its field."""
-    filed: dict[str, list[str]] = {}
-    for path, messages in errors.items():
-        for message in messages:
-            rule = message.split(" ", 1)[0]
-            key = f"rules.{rule}" if path == "rules" and rule in RULE_FIELDS else path
-            filed.setdefault(key, []).append(message)
-    return filed
 
 
 def _values(rules: dict[str, Any]) -> dict[str, str]:

@@ -53,20 +53,21 @@ def test_rules_are_versioned_and_only_admins_change_them(admin, finance, feed):
 
 
 @pytest.mark.parametrize(
-    "rules",
+    ("rules", "field"),
     [
-        {"cap_micros": 1_234_567},  # not a whole cent
-        {"revenue_share_ppm": 1_000_001},
-        {"countries": ["XX"]},
-        {"currency": "usd"},
-        {"min_age": "18"},
-        {"surprise": 1},
+        ({"cap_micros": 1_234_567}, "rules.cap_micros"),  # not a whole cent
+        ({"revenue_share_ppm": 1_000_001}, "rules.revenue_share_ppm"),
+        ({"countries": ["XX"]}, "rules.countries.0"),
+        ({"currency": "usd"}, "rules.currency"),
+        ({"min_age": "18"}, "rules.min_age"),
+        ({"surprise": 1}, "rules.surprise"),
     ],
 )
-def test_bad_rules_are_a_422_and_write_no_version(admin, rules):
+def test_bad_rules_are_a_422_naming_the_rule_and_write_no_version(admin, rules, field):
     response = admin.post("/v1/fund/rules", json={"rules": rules})
     assert response.status_code == 422, response.json
     assert response.json["code"] == "validation_failed"
+    assert list(response.json["fields"]) == [field]
     assert admin.get("/v1/fund/rules/versions").json[0]["version"] == 1
 
 
