@@ -16,7 +16,7 @@ from adsmanager.db.base import utcnow
 from adsmanager.db.jobs import JobRun, SchedulerLease
 from adsmanager.jobs import SCHEDULE, ScheduledJob
 from adsmanager.jobs.runner import run_job
-from adsmanager.services import scheduling
+from adsmanager.services import scheduling, users
 
 ROOT = Path(__file__).resolve().parents[1]
 MINUTE = timedelta(minutes=1)
@@ -70,6 +70,7 @@ def test_the_retraining_job_without_logs_fails_with_the_reason(db, app):
         "reconcile_stripe",
         "compute_payout_run",
         "pay_payout_runs",
+        "forget_sign_in_attempts",
     ]
 
 
@@ -130,3 +131,19 @@ def test_two_schedulers_started_at_once_run_a_due_job_once(db, database_url, tmp
 def _runs(db):
     with db.read() as session:
         return list(session.scalars(select(JobRun)))
+
+
+def test_the_sign_in_attempts_job_forgets_only_what_the_limit_no_longer_counts(db, app):
+    now = utcnow()
+    for minutes_ago in (1, 14, 16, 60 * 24):
+        users.sign_in(
+            db,
+            "nobody@example.com",
+            "wrong password",
+            "203.0.113.9",
+            now - timedelta(minutes=minutes_ago),
+        )
+    run = run_job("forget_sign_in_attempts", db, app.extensions["adsmanager.settings"])
+    assert run.outcome == "succeeded", run.error
+    assert run.summary.startswith("2 sign-in attempt(s)")
+    assert users.forget_attempts_before(db, now) == 2  # the two recent ones were kept

@@ -55,6 +55,13 @@ SCHEDULE: tuple[ScheduledJob, ...] = (
         trigger_args={"minutes": 15},
         description="Pay approved payout runs; does nothing unless payout_auto_pay is on.",
     ),
+    ScheduledJob(
+        name="forget_sign_in_attempts",
+        function="adsmanager.jobs.people:forget_sign_in_attempts",
+        trigger="interval",
+        trigger_args={"hours": 1},
+        description="Delete sign-in attempts the rate limit no longer counts.",
+    ),
 )
 
 
