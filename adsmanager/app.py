@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from adsmanager import api, health, request_ids, web
 from adsmanager.config import Settings
@@ -33,4 +34,7 @@ def build_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     api.init_app(app)
     app.register_blueprint(health.blp)
     web.init_app(app, settings)
+    if settings.trusted_proxies:  # the client's address and scheme, through that many proxies
+        hops = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     return app

@@ -70,6 +70,7 @@ _TYPED_SETTINGS = {
     "payout_compute_at": str,
     "payout_auto_pay": lambda raw: raw.lower() in ("1", "true", "yes", "on"),
     "secure_cookies": lambda raw: raw.lower() in ("1", "true", "yes", "on"),
+    "trusted_proxies": int,
 }
 # Stripe's own names, as its documentation and dashboards use them.
 _STRIPE_SETTINGS = {
@@ -138,6 +139,9 @@ class Settings:
     # Web session cookies are sent over HTTPS only. Turn on wherever the pages are served
     # over HTTPS; off by default so the embedded demo works on http://127.0.0.1.
     secure_cookies: bool = False
+    # How many reverse proxies in front of the app set X-Forwarded-For/-Proto: the client's
+    # address (sign-in limits per address) is read through that many. 0 trusts no header.
+    trusted_proxies: int = 0
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:

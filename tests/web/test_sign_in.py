@@ -229,3 +229,30 @@ def test_users_create_on_the_command_line_then_sign_in(database_url, monkeypatch
     disabled = runner.invoke(main, ["users", "disable", "ann@example.com"])
     assert disabled.exit_code == 0
     assert not is_signed_in(client)
+
+
+def test_the_clients_address_comes_from_trusted_proxies_only(app, client, db, database_url):
+    from sqlalchemy import select
+
+    from adsmanager import create_app
+    from adsmanager.db.users import SignInAttempt
+
+    def addresses() -> list[str]:
+        with db.read() as session:
+            return list(session.scalars(select(SignInAttempt.ip).order_by(SignInAttempt.at)))
+
+    def fail_from(test_client) -> None:
+        form = {"csrf_token": csrf_token(test_client), "email": EMAIL, "password": "wrong"}
+        headers = {"X-Forwarded-For": "198.51.100.7"}
+        assert test_client.post("/sign-in", data=form, headers=headers).status_code == 200
+
+    fail_from(client)
+    assert addresses() == ["127.0.0.1"]  # a header anyone can send is not believed
+    behind_a_proxy = create_app(
+        {"database_url": database_url, "secret_key": "test-secret", "trusted_proxies": 1}
+    )
+    try:
+        fail_from(behind_a_proxy.test_client())
+    finally:
+        behind_a_proxy.extensions["adsmanager.db"].dispose()
+    assert addresses() == ["127.0.0.1", "198.51.100.7"]
