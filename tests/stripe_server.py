@@ -362,7 +362,17 @@ STRIPE_JS_CONFIRM = """
   const standIn = Stripe;
   Stripe = function (apiKey) {
     const stripe = standIn(apiKey);
-    const authenticate = stripe.confirmCardPayment;  // the stand-in's 3-D Secure step
+    const standInAuthenticate = stripe.confirmCardPayment;  // the stand-in's 3-D Secure step
+    // Stripe.js answers a failed payment or authentication with an error, not the intent.
+    const refusedAsError = (result) => {
+      const intent = result.paymentIntent;
+      if (intent && intent.status === 'requires_payment_method') {
+        return {error: {...intent.last_payment_error, payment_intent: intent}};
+      }
+      return result;
+    };
+    const authenticate = async (clientSecret, data) =>
+      refusedAsError(await standInAuthenticate(clientSecret, data));
     stripe.confirmCardPayment = async (clientSecret, data) => {
       const card = data && data.payment_method && data.payment_method.card;
       if (!card || !card.value) {
@@ -385,10 +395,7 @@ STRIPE_JS_CONFIRM = """
       if (body.status === 'requires_action') {
         return authenticate(clientSecret, data);
       }
-      if (body.status === 'requires_payment_method') {
-        return {error: {...body.last_payment_error, payment_intent: body}};
-      }
-      return {paymentIntent: body};
+      return refusedAsError({paymentIntent: body});
     };
     return stripe;
   };
