@@ -31,7 +31,7 @@ HOURS_PER_WEEK = 7 * 24
 _MICROSECOND = timedelta(microseconds=1)
 
 
-def _local_time(ad_group: AdGroup, now: datetime) -> datetime:
+def local_time(ad_group: AdGroup, now: datetime) -> datetime:
     # A naive datetime would be read as the server's local time by astimezone(): refuse it
     # rather than serve in the wrong hour.
     if now.tzinfo is None:
@@ -59,12 +59,12 @@ def in_daypart(ad_group: AdGroup, now: datetime) -> bool:
     """Whether the advertiser's local hour of the week is one the ad group may serve in."""
     if ad_group.dayparting is None:
         return True
-    return _in_daypart_local(ad_group, _local_time(ad_group, now))
+    return _in_daypart_local(ad_group, local_time(ad_group, now))
 
 
 def local_day(ad_group: AdGroup, now: datetime) -> date:
     """The advertiser's calendar date at `now`: the day that daily counters are keyed by."""
-    return _local_time(ad_group, now).date()
+    return local_time(ad_group, now).date()
 
 
 def _spent_against(budget: Budget, today_micros: int, lifetime_micros: int) -> int:
@@ -129,22 +129,25 @@ def _pacing_allows_local(ad_group: AdGroup, spend: Spend, local: datetime) -> bo
         raise ValueError(f"unknown pacing {ad_group.pacing!r}")
     # Only daily budgets are paced: a lifetime budget has no day to spread over, and
     # budget_allows already stops it once it is used up.
-    daily = []
-    if ad_group.campaign_budget.mode == DAILY:
-        daily.append((ad_group.campaign_budget.amount_micros, spend.campaign_today_micros))
-    own_budget = ad_group.ad_group_budget
-    if own_budget is not None and own_budget.mode == DAILY:
-        daily.append((own_budget.amount_micros, spend.ad_group_today_micros))
-    if not daily:
+    campaign_budget, own_budget = ad_group.campaign_budget, ad_group.ad_group_budget
+    campaign_daily = campaign_budget.mode == DAILY
+    own_daily = own_budget is not None and own_budget.mode == DAILY
+    if not (campaign_daily or own_daily):
         return True
     elapsed, day_length = _elapsed_share_of_local_day(local)
-    return all(_on_pace(amount, spent, elapsed, day_length) for amount, spent in daily)
+    if campaign_daily and not _on_pace(
+        campaign_budget.amount_micros, spend.campaign_today_micros, elapsed, day_length
+    ):
+        return False
+    return not own_daily or _on_pace(
+        own_budget.amount_micros, spend.ad_group_today_micros, elapsed, day_length
+    )
 
 
 def pacing_allows(ad_group: AdGroup, spend: Spend, now: datetime) -> bool:
     """STANDARD pacing: each daily budget may be spent in step with the advertiser's local
     day (plus pacing_slack); ACCELERATED spends as fast as the auction allows."""
-    return _pacing_allows_local(ad_group, spend, _local_time(ad_group, now))
+    return _pacing_allows_local(ad_group, spend, local_time(ad_group, now))
 
 
 def frequency_allows(ad_group: AdGroup, impressions_in_window: int) -> bool:
@@ -177,8 +180,11 @@ def eligible(
     spend: Spend,
     impressions_in_window: int,
     remaining_balance_micros: int | None,
+    local: datetime | None = None,
 ) -> str | None:
     """None if the ad group may serve now, else why not (one of the reason constants).
+    ``local`` is ``now`` in the ad group's time zone, if the caller has it at hand (one
+    conversion per zone serves every candidate of a request).
 
     When several rules fail, the first of this order is reported: not_in_flight,
     no_balance, budget_exhausted, frequency_capped, outside_daypart, paced. Plain
@@ -194,7 +200,8 @@ def eligible(
         return BUDGET_EXHAUSTED
     if not frequency_allows(ad_group, impressions_in_window):
         return FREQUENCY_CAPPED
-    local = _local_time(ad_group, now)
+    if local is None:
+        local = local_time(ad_group, now)
     if not _in_daypart_local(ad_group, local):
         return OUTSIDE_DAYPART
     if not _pacing_allows_local(ad_group, spend, local):

@@ -9,10 +9,11 @@ import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Protocol
 
 from auction.ctr import CtrPredictor
-from auction.eligibility import eligible
+from auction.eligibility import eligible, local_time
 from auction.exploration import is_exploration_page, run_with_exploration
 from auction.history import EMPTY_HISTORY, CtrHistory
 from auction.insertion import blend, slots_for
@@ -92,8 +93,8 @@ class Outcome:
     items: list[FeedItem | Winner]
     winners: list[Winner]
     model_version: str
-    # Every scored candidate with its bid, pCTR, eCPM and price (0 if it lost): for audit.
-    candidates: list[dict] = field(default_factory=list)
+    # Every scored candidate's bid, in scoring order.
+    bids: list[Bid] = field(default_factory=list)
     skipped: dict[str, int] = field(default_factory=dict)
     # The ad group given the exploration slot, if this page explored.
     explored: str | None = None
@@ -101,6 +102,27 @@ class Outcome:
     # replay of this auction needs besides the feature vectors.
     slots: list[Slot] = field(default_factory=list)
     scored: list[AdGroup] = field(default_factory=list)
+
+    @cached_property
+    def candidates(self) -> list[dict]:
+        """Every scored candidate with its bid, pCTR, eCPM and price (0 if it lost): for
+        audit. Built on demand: only a sample of auctions is logged with them."""
+        prices = {w.placement.bid.ad_group_id: w.placement.price_micros for w in self.winners}
+        return [
+            {
+                "ad_group_id": bid.ad_group_id,
+                "advertiser_id": bid.advertiser_id,
+                "billing_event": bid.billing_event,
+                "bid_micros": bid.bid_micros,
+                "pctr": bid.pctr,
+                "ecpm_micros": ecpm_micros(bid),
+                "price_micros": prices.get(bid.ad_group_id, 0),
+                "tie_breaker": bid.tie_breaker,
+                "excluded_creators": sorted(bid.excluded_creators),
+                "excluded_categories": sorted(bid.excluded_categories),
+            }
+            for bid in self.bids
+        ]
 
 
 def _tie_breaker(request_id: str, ad_group_id: str) -> int:
@@ -122,6 +144,7 @@ def _eligible_candidates(
     now = request.now
     chosen: list[AdGroup] = []
     taken: dict[str, int] = {}
+    local_times: dict[str, datetime] = {}  # many candidates share a time zone
     while len(chosen) < size:
         chunk = list(itertools.islice(candidates, size))
         if not chunk:
@@ -139,12 +162,16 @@ def _eligible_candidates(
         for ad_group, spend in zip(chunk, spends, strict=True):
             if taken.get(ad_group.advertiser_id, 0) >= per_advertiser:
                 continue
+            local = local_times.get(ad_group.timezone)
+            if local is None:
+                local = local_times[ad_group.timezone] = local_time(ad_group, now)
             reason = eligible(
                 ad_group,
                 now=now,
                 spend=spend,
                 impressions_in_window=seen.get(ad_group.ad_group_id, 0),
                 remaining_balance_micros=balances.get(ad_group.advertiser_id),
+                local=local,
             )
             if reason is None:
                 chosen.append(ad_group)
@@ -243,27 +270,11 @@ def run(
             items.append(winner)
         else:
             items.append(item)
-    prices = {w.placement.bid.ad_group_id: w.placement.price_micros for w in winners}
-    candidates = [
-        {
-            "ad_group_id": bid.ad_group_id,
-            "advertiser_id": bid.advertiser_id,
-            "billing_event": bid.billing_event,
-            "bid_micros": bid.bid_micros,
-            "pctr": bid.pctr,
-            "ecpm_micros": ecpm_micros(bid),
-            "price_micros": prices.get(bid.ad_group_id, 0),
-            "tie_breaker": bid.tie_breaker,
-            "excluded_creators": sorted(bid.excluded_creators),
-            "excluded_categories": sorted(bid.excluded_categories),
-        }
-        for bid in bids
-    ]
     return Outcome(
         items,
         winners,
         predictor.version,
-        candidates,
+        bids,
         skipped,
         explored.ad_group_id if explored else None,
         slots,

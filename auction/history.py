@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from auction.types import AdGroup
 
@@ -47,6 +48,10 @@ class CtrHistory:
 
     @property
     def platform_ctr(self) -> float:
+        return self._platform_ctr
+
+    @cached_property
+    def _platform_ctr(self) -> float:
         return _shrunk(self.platform, DEFAULT_PLATFORM_CTR)
 
     def features(self, ad_group: AdGroup) -> tuple[float, float, float, float]:
@@ -54,7 +59,7 @@ class CtrHistory:
         impressions)."""
         advertiser = self.advertisers.get(ad_group.advertiser_id, _NONE)
         own = self.ad_groups.get(ad_group.ad_group_id, _NONE)
-        advertiser_ctr = _shrunk(advertiser, self.platform_ctr)
+        advertiser_ctr = _shrunk(advertiser, self._platform_ctr)
         return (
             _shrunk(own, advertiser_ctr),
             math.log1p(own.impressions),

@@ -33,17 +33,19 @@ class Slot:
 def pctr_ppb(pctr: float) -> int:
     """The pCTR in whole parts per billion, at least 1."""
     # `not (0 < x <= 1)` also rejects NaN, which fails every comparison.
-    if isinstance(pctr, bool) or not isinstance(pctr, int | float) or not (0 < pctr <= 1):
+    if type(pctr) is not float and (isinstance(pctr, bool) or not isinstance(pctr, int | float)):
+        raise ValueError(f"pctr must be a number in (0, 1], got {pctr!r}")
+    if not (0 < pctr <= 1):
         raise ValueError(f"pctr must be a number in (0, 1], got {pctr!r}")
     return max(1, round(pctr * PPB))
 
 
 def ecpm_micros(bid: Bid) -> int:
     """What the bid is worth per 1000 impressions, in micros (rounded down)."""
-    _check_bid(bid)
+    ppb = _check_bid(bid)
     if bid.billing_event == CPM:
         return bid.bid_micros
-    return bid.bid_micros * pctr_ppb(bid.pctr) * IMPRESSIONS_PER_CPM // PPB
+    return bid.bid_micros * ppb * IMPRESSIONS_PER_CPM // PPB
 
 
 def price_micros(bid: Bid, next_ecpm_micros: int, reserves: ReservePrices) -> int:
@@ -161,13 +163,14 @@ def _is_whole(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _check_bid(bid: Bid) -> None:
+def _check_bid(bid: Bid) -> int:
+    """Refuses a malformed bid; returns its pCTR in parts per billion."""
     if bid.billing_event not in BILLING_EVENTS:
         raise ValueError(f"unknown billing event {bid.billing_event!r} for {bid.ad_group_id}")
     if not _is_whole(bid.bid_micros) or bid.bid_micros <= 0:
         raise ValueError(f"bid_micros must be a positive integer for {bid.ad_group_id}")
     # A pCTR outside (0, 1] means the model or the caller is broken, whatever the billing.
-    pctr_ppb(bid.pctr)
+    return pctr_ppb(bid.pctr)
 
 
 def _check_reserves(reserves: ReservePrices) -> None:

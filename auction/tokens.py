@@ -48,6 +48,8 @@ class TrackedEvent:
 
 
 _FIELDS = tuple(field.name for field in fields(TrackedEvent))
+# What json.dumps(..., separators=(",", ":")) would build on every call, built once.
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
 
 
 def _b64(raw: bytes) -> str:
@@ -63,15 +65,18 @@ class TokenSigner:
         secret = secret.encode() if isinstance(secret, str) else secret
         # A key of its own, so the tokens never share a key with sessions or anything else.
         self._key = hmac.new(secret, b"adsmanager tracking tokens v1", hashlib.sha256).digest()
+        # Keyed once; each signature starts from a copy (cheaper than keying again).
+        self._keyed = hmac.new(self._key, digestmod=hashlib.sha256)
 
     def _signature(self, payload: str) -> str:
-        message = f"{VERSION}.{payload}".encode()
-        return _b64(hmac.new(self._key, message, hashlib.sha256).digest())
+        mac = self._keyed.copy()
+        mac.update(f"{VERSION}.{payload}".encode())
+        return _b64(mac.digest())
 
     def sign(self, event: TrackedEvent) -> str:
         # A flat dict by hand: dataclasses.asdict deep-copies, and tokens are on the hot path.
         values = {name: getattr(event, name) for name in _FIELDS}
-        payload = _b64(json.dumps(values, separators=(",", ":")).encode())
+        payload = _b64(_COMPACT_JSON.encode(values).encode())
         return f"{VERSION}.{payload}.{self._signature(payload)}"
 
     def verify(self, token: str, now: float) -> TrackedEvent:

@@ -109,7 +109,7 @@ def _log(
                 ),
             },
         )
-    if outcome.candidates and random.random() < serving.settings.auction_log_sample_rate:
+    if outcome.bids and random.random() < serving.settings.auction_log_sample_rate:
         # Each candidate with the vector it was scored on (at the first slot), for replays.
         scored = matrix(
             request.user,

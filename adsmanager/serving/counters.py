@@ -49,6 +49,17 @@ def _spend_names(key: SpendKey) -> tuple[str, str, str, str]:
     )
 
 
+def _spend_slots(key: SpendKey) -> tuple[tuple, tuple, tuple, tuple]:
+    """The in-process counters' keys for what ``_spend_names`` names: tuples, which cost
+    far less to build than strings, and the auction reads four per candidate."""
+    return (
+        ("adg", key.ad_group_id, key.day),
+        ("adg", key.ad_group_id),
+        ("cmp", key.campaign_id, key.day),
+        ("cmp", key.campaign_id),
+    )
+
+
 def _advertiser_name(advertiser_id: str) -> str:
     return f"spend:adv:{advertiser_id}"
 
@@ -75,13 +86,25 @@ class Counters(Protocol):
 
 class InProcessCounters:
     def __init__(self) -> None:
-        self._spend: dict[str, int] = defaultdict(int)
+        self._spend: dict[tuple | str, int] = defaultdict(int)
         self._views: dict[str, list[float]] = defaultdict(list)
         self._lock = threading.Lock()
 
     def spend(self, keys: Sequence[SpendKey]) -> list[Spend]:
-        values = self._spend
-        return [Spend(*(values.get(name, 0) for name in _spend_names(key))) for key in keys]
+        get = self._spend.get
+        spends = []
+        for key in keys:
+            day = key.day
+            ad_group, campaign = key.ad_group_id, key.campaign_id
+            spends.append(
+                Spend(
+                    get(("adg", ad_group, day), 0),
+                    get(("adg", ad_group), 0),
+                    get(("cmp", campaign, day), 0),
+                    get(("cmp", campaign), 0),
+                )
+            )
+        return spends
 
     def impressions_in_window(self, user_id, windows, now) -> list[int]:
         now_seconds = now.timestamp()
@@ -99,8 +122,8 @@ class InProcessCounters:
     def add(self, charges: Iterable[Charge]) -> None:
         with self._lock:
             for charge in charges:
-                for name in _spend_names(charge.key):
-                    self._spend[name] += charge.micros
+                for slot in _spend_slots(charge.key):
+                    self._spend[slot] += charge.micros
                 if charge.advertiser_id and charge.micros:
                     self._spend[_advertiser_name(charge.advertiser_id)] += charge.micros
                 if charge.impression is not None:

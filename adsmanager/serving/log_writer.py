@@ -1,8 +1,9 @@
 """Writes the auction's logs (served ads with their features, sampled auctions) in batches
 from a background thread, so a feed request never waits for an INSERT.
 
-The queue is bounded: if the database falls far behind, rows are dropped and counted rather
-than letting memory grow or requests stall.
+Rows are written once per interval, in batches (a transaction per request would cost more
+than the auction). The queue is bounded: if the database falls far behind, rows are dropped
+and counted rather than letting memory grow or requests stall.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import atexit
 import logging
 import queue
 import threading
+import time
 
 from adsmanager.db.database import Database
 
@@ -45,7 +47,7 @@ class LogWriter:
         """Write everything queued so far (tests and shutdown call this), then wait for the
         batch the background thread may be writing. No lock is shared with that thread: a
         lock it takes again at once could keep this waiting for ever (locks are not fair)."""
-        while self._write_batch(block=False):
+        while self._write_batch():
             pass
         self._queue.join()
 
@@ -61,17 +63,20 @@ class LogWriter:
 
     def _run(self) -> None:
         while True:
+            # Rows gather for an interval, then go in full batches. Waking for each row would
+            # write a transaction per auction, which costs the worker more CPU than the
+            # auction itself.
+            time.sleep(self._interval)
             try:
-                self._write_batch(block=True)
+                while self._write_batch():
+                    pass
             except Exception:
                 log.exception("writing auction logs failed; the batch is lost")
 
-    def _write_batch(self, *, block: bool) -> bool:
+    def _write_batch(self) -> bool:
         batch = []
         try:
-            batch.append(
-                self._queue.get(timeout=self._interval) if block else self._queue.get_nowait()
-            )
+            batch.append(self._queue.get_nowait())
         except queue.Empty:
             return False
         while len(batch) < self._batch_size:

@@ -36,8 +36,7 @@ class CounterState:
         # and every UTC offset is whole minutes, so a day never changes inside a minute.
         self._days: dict[str, tuple[int, date]] = {}
 
-    def _local_day(self, ad_group: AdGroup, now: datetime) -> date:
-        minute = int(now.timestamp()) // 60
+    def _local_day(self, ad_group: AdGroup, now: datetime, minute: int) -> date:
         cached = self._days.get(ad_group.timezone)
         if cached is None or cached[0] != minute:
             cached = (minute, local_day(ad_group, now))
@@ -45,9 +44,15 @@ class CounterState:
         return cached[1]
 
     def spend(self, ad_groups: Sequence[AdGroup], now: datetime) -> list[Spend]:
-        return self._counters.spend(
-            [SpendKey(g.ad_group_id, g.campaign_id, self._local_day(g, now)) for g in ad_groups]
-        )
+        minute = int(now.timestamp()) // 60
+        days: dict[str, date] = {}  # this call's, by time zone
+        keys = []
+        for g in ad_groups:
+            day = days.get(g.timezone)
+            if day is None:
+                day = days[g.timezone] = self._local_day(g, now, minute)
+            keys.append(SpendKey(g.ad_group_id, g.campaign_id, day))
+        return self._counters.spend(keys)
 
     def impressions_in_window(self, user_id, ad_groups, now) -> list[int]:
         return self._counters.impressions_in_window(

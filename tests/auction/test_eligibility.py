@@ -22,6 +22,7 @@ from auction.eligibility import (
     in_daypart,
     in_flight,
     local_day,
+    local_time,
     pacing_allows,
 )
 from auction.types import CPM, AdGroup, Budget, FeedItem, Spend, Targeting
@@ -353,6 +354,14 @@ def simulate_day(ad_group: AdGroup, first_minute: datetime, minutes: int, cost: 
         reason = eligible(
             ad_group, now=now, spend=spend, impressions_in_window=0, remaining_balance_micros=None
         )
+        assert reason == eligible(
+            ad_group,
+            now=now,
+            spend=spend,
+            impressions_in_window=0,
+            remaining_balance_micros=None,
+            local=local_time(ad_group, now),
+        )
         if reason is None:
             spent += cost
         after_each_minute.append(spent)
@@ -467,7 +476,11 @@ def check(ad_group: AdGroup, **overrides: object) -> str | None:
         "impressions_in_window": 0,
         "remaining_balance_micros": 50_000_000,
     }
-    return eligible(ad_group, **{**request, **overrides})
+    request = {**request, **overrides}
+    reason = eligible(ad_group, **request)
+    # The engine passes the local time it converted once per time zone: the same answer.
+    assert eligible(ad_group, **request, local=local_time(ad_group, request["now"])) == reason
+    return reason
 
 
 def test_eligible_when_every_rule_passes():
