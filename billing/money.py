@@ -25,6 +25,9 @@ THREE_DECIMAL = frozenset(["BHD", "JOD", "KWD", "OMR", "TND"])
 # https://docs.stripe.com/currencies#special-cases
 STRIPE_STEP_MICROS = {"ISK": 1_000_000} | dict.fromkeys(THREE_DECIMAL, 10_000)
 
+# More whole units than any amount a form takes (10^15 units is far above any budget), and
+# well below what int() reads from text.
+MAX_WHOLE_DIGITS = 15
 # A typed amount: ASCII digits, commas only between groups of three, an optional fraction.
 _AMOUNT = re.compile(r"(?P<whole>[0-9]{1,3}(?:,[0-9]{3})+|[0-9]*)(?:\.(?P<fraction>[0-9]*))?")
 
@@ -129,6 +132,8 @@ def parse_amount(text: str, currency: str) -> int:
     fraction = found["fraction"] or ""
     if len(fraction) > 6:
         raise ValueError("Use at most six decimals.")
+    if len(found["whole"].replace(",", "")) > MAX_WHOLE_DIGITS:
+        raise ValueError("That amount is too large.")
     whole = int(found["whole"].replace(",", "") or "0")
     return whole * MICROS_PER_UNIT + int(fraction.ljust(6, "0"))
 
@@ -136,6 +141,7 @@ def parse_amount(text: str, currency: str) -> int:
 def format_amount(micros: int) -> str:
     """Micros as a plain decimal for a form field ("12.5" for 12,500,000): the inverse of
     :func:`parse_amount`, without the currency."""
-    units, rest = divmod(micros, MICROS_PER_UNIT)
+    sign = "-" if micros < 0 else ""
+    units, rest = divmod(abs(micros), MICROS_PER_UNIT)
     fraction = f"{rest:06d}".rstrip("0")
-    return f"{units}.{fraction}" if fraction else str(units)
+    return f"{sign}{units}.{fraction}" if fraction else f"{sign}{units}"

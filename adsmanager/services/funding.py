@@ -121,7 +121,9 @@ def checked_amount(micros: int, currency: str, field: str = "amount_micros") -> 
     except InexactAmount:
         step = stripe_step_micros(currency)
         raise invalid(
-            field, f"Must be a whole number of {currency} minor units (a multiple of {step})."
+            field,
+            f"Must be a whole number of {currency} minor units "
+            f"(a multiple of {Money(currency, step)}).",
         ) from None
     return amount
 
@@ -211,8 +213,8 @@ def create_top_up(
             raise InvalidInput(
                 {
                     "amount_micros": [
-                        f"Must be between {settings.min_top_up_micros} and "
-                        f"{settings.max_top_up_micros} micros."
+                        f"Must be between {Money(amount.currency, settings.min_top_up_micros)}"
+                        f" and {Money(amount.currency, settings.max_top_up_micros)}."
                     ]
                 }
             )

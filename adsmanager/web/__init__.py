@@ -9,18 +9,29 @@ for a forged cross-site form to ride on.
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from flask import Blueprint, Flask, g, render_template, session
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from adsmanager.config import Settings
 from adsmanager.services import users
-from adsmanager.services.errors import NotFound
+from adsmanager.services.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PaymentDeclined,
+    PermissionDenied,
+    ServiceError,
+    Unavailable,
+)
 from adsmanager.vocabulary import Role
 
 SESSION_LIFETIME = timedelta(hours=12)
+log = logging.getLogger(__name__)
 
 csrf = CSRFProtect()
 bp = Blueprint(
@@ -96,6 +107,44 @@ def _csrf_failed(error: CSRFError):
 @bp.errorhandler(NotFound)
 def _service_not_found(error: NotFound):
     return _not_found(error)
+
+
+# A service's refusal that a page did not handle itself: a page with the API's status (a
+# refused permission looks like a missing page, as the role checks do), never API JSON.
+SERVICE_STATUS = (
+    (InvalidInput, 400),
+    (PermissionDenied, 404),
+    (Conflict, 409),
+    (PaymentDeclined, 402),
+    (Unavailable, 503),
+)
+
+
+@bp.errorhandler(ServiceError)
+def _service_refused(error: ServiceError):
+    status = next((code for kind, code in SERVICE_STATUS if isinstance(error, kind)), 400)
+    if status == 404:
+        return _not_found(error)
+    message = error.message
+    if isinstance(error, InvalidInput):
+        message += " " + " ".join(
+            f"{path}: {' '.join(texts)}" for path, texts in error.fields.items()
+        )
+    return render_template("error.html", status=status, message=message), status
+
+
+@bp.errorhandler(OperationalError)
+def _database_down(error: OperationalError):
+    log.error("database error: %s", error.orig)
+    message = "The database is not reachable; try again in a moment."
+    return render_template("error.html", status=503, message=message), 503
+
+
+@bp.errorhandler(Exception)
+def _unexpected(error: Exception):
+    log.exception("unhandled error on a page")
+    message = "Something went wrong on our side; the request id helps us find it."
+    return render_template("error.html", status=500, message=message), 500
 
 
 @bp.errorhandler(404)

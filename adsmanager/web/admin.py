@@ -201,6 +201,7 @@ LABELS = {
     "views_per_interaction": "Qualified views per like, comment or share",
     "max_bonus_percent": "Maximum engagement bonus (% of qualified views)",
 }
+MAX_VERSION = 2**31 - 1
 POOL_MODES = {
     PoolMode.REVENUE_SHARE.value: "A share of the period's ad revenue",
     PoolMode.FIXED.value: "A fixed amount per day",
@@ -210,12 +211,15 @@ POOL_MODES = {
 @bp.get("/fund-rules")
 @signed_in(*RULES_READERS)
 def fund_rules():
-    return _rules_page(_values(programme.current(_db(), utcnow()).rules.to_dict()))
+    current = programme.current(_db(), utcnow())
+    return _rules_page(_values(current.rules.to_dict(), current.version))
 
 
 @bp.get("/fund-rules/versions/<int:version>")
 @signed_in(*RULES_READERS)
 def fund_rules_version(version: int):
+    if version > MAX_VERSION:  # as the API: no such version, rather than a database error
+        abort(404)
     found = programme.get(_db(), version)
     return render_template(
         "admin/fund_rules_version.html", found=found, described=_described(found.rules)
@@ -228,6 +232,8 @@ def change_fund_rules():
     """A new version, validated as ``POST /v1/fund/rules`` validates it: the form becomes the
     body that route takes, its schema loads it, and the same service checks and saves it."""
     form = {name: request.form.get(name, "") for name in SHOWN}
+    form["based_on"] = request.form.get("based_on", "")
+    shown = _shown_rules(form["based_on"])
     current = programme.current(_db(), utcnow()).rules
     currency = form["currency"] if form["currency"] in currency_codes() else current.currency
     typed = Collected()
@@ -237,20 +243,40 @@ def change_fund_rules():
     }
     rules |= {name: typed.integer(name, form[name]) for name in NUMBER_FIELDS}
     rules |= {"currency": form["currency"], "pool_mode": form["pool_mode"]}
-    rules["countries"] = [code.upper() for code in re.split(r"[\s,]+", form["countries"]) if code]
+    rules["countries"] = [code for code in re.split(r"[\s,]+", form["countries"]) if code]
     # A field typed wrongly is None here: the schema refuses it, and ``typed``'s message wins.
     body = {"rules": rules, "note": form["note"].strip() or None}
     try:
         loaded = typed.load(RulesChangeSchema(), body, NAMES)
+        changes = _changed_rules(loaded["rules"], shown)
         with forms.service_errors(NAMES):
-            saved = programme.change(_db(), loaded["rules"], loaded["note"], g.user.actor, utcnow())
+            saved = programme.change(_db(), changes, loaded["note"], g.user.actor, utcnow())
     except Invalid as invalid:
         return _rules_page(form, forms.placed(invalid.errors, SHOWN)), 422
     flash(f"Fund rules version {saved.version} saved.")
     return redirect(url_for(".fund_rules"), 303)
 
 
-def _values(rules: dict[str, Any]) -> dict[str, str]:
+def _shown_rules(based_on: str) -> dict[str, Any]:
+    """The version the form was filled in with."""
+    if not (based_on.isascii() and based_on.isdigit() and int(based_on) <= MAX_VERSION):
+        abort(400, "The form is incomplete. Reload the page and try again.")
+    return programme.get(_db(), int(based_on)).rules.to_dict()
+
+
+def _changed_rules(typed: dict[str, Any], shown: dict[str, Any]) -> dict[str, Any]:
+    """The rules the person changed, like the API's body: two admins changing different
+    rules at once both keep their change."""
+
+    def same(name: str) -> bool:
+        if name == "countries":
+            return sorted(set(typed[name])) == shown[name]
+        return typed[name] == shown[name]
+
+    return {name: value for name, value in typed.items() if not same(name)}
+
+
+def _values(rules: dict[str, Any], version: int) -> dict[str, str]:
     """A rules version as the form's text: amounts in units, countries separated by commas."""
     values = {
         field: "" if rules[rule] is None else format_amount(rules[rule])
@@ -259,6 +285,7 @@ def _values(rules: dict[str, Any]) -> dict[str, str]:
     values |= {name: str(rules[name]) for name in (*NUMBER_FIELDS, "currency", "pool_mode")}
     values["countries"] = ", ".join(rules["countries"])
     values["note"] = ""
+    values["based_on"] = str(version)
     return values
 
 

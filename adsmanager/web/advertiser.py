@@ -11,15 +11,17 @@ scoping, so another advertiser's id is a 404 like any unknown one.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import marshmallow as ma
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from werkzeug.datastructures import MultiDict
 
 from adsmanager.api.ad_groups.schemas import AdGroupCreateSchema, AdGroupUpdateSchema
 from adsmanager.api.ads.schemas import AdCreateSchema, AdUpdateSchema
@@ -47,7 +49,9 @@ from billing.money import format_amount
 
 bp = Blueprint("advertiser", __name__)
 PER_PAGE = 50
+STALE_PAGE_LINK = "That page link is not valid any more; start from the first page."
 LOCAL_TIME = "%Y-%m-%dT%H:%M"  # what <input type="datetime-local"> sends
+DAYPART_KEY = re.compile(r"dayparting\.([0-9]{1,2})\.(?:days|start_hour|end_hour)")
 # Typed lists: separated by commas, spaces or new lines.
 LIST_FIELDS = (
     "targeting.interests",
@@ -77,7 +81,13 @@ def _timestamp(collected: Collected, field: str, text: str, zone: ZoneInfo) -> s
     except ValueError:
         collected.errors.setdefault(field, []).append("Enter a date and time.")
         return None
-    return local.replace(tzinfo=zone).isoformat()
+    zoned = local.replace(tzinfo=zone)
+    if zoned.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != local:
+        collected.errors.setdefault(field, []).append(
+            f"{text.replace('T', ' ')} does not exist in {zone.key}: the clocks skip it."
+        )
+        return None
+    return zoned.isoformat()
 
 
 def _words(text: str) -> list[str]:
@@ -127,8 +137,11 @@ def _ad_group_form(obj, advertiser) -> dict[str, Any]:
         "frequency_cap.window_hours": obj.frequency_cap_hours or "",
         "status": obj.status,
     }
-    for name in ("countries", "languages", "age_groups", "genders", "os"):
-        values[f"targeting.{name}"] = list(targeting.get(name) or [])
+    choices = _choices()
+    for name in _CHOSEN:  # in the order the picker posts them, so an untouched one is equal
+        order = {code: index for index, (code, _) in enumerate(choices[name])}
+        chosen = targeting.get(name) or []
+        values[f"targeting.{name}"] = sorted(chosen, key=lambda code: order.get(code, len(order)))
     for field in LIST_FIELDS:
         values[field] = ", ".join(targeting.get(field.split(".")[1]) or [])
     for index, window in enumerate(obj.dayparting or []):
@@ -177,13 +190,7 @@ def _frequency_cap(form, collected: Collected) -> dict[str, int] | None:
 def _windows(form) -> list[dict[str, Any]]:
     """The dayparting rows that have a day ticked, renumbered from 0 as the API numbers
     them, as typed; errors and the form shown again both use these numbers."""
-    rows = sorted(
-        {
-            int(key.split(".")[1])
-            for key in form
-            if key.startswith("dayparting.") and key[11:12].isdigit()
-        }
-    )
+    rows = sorted({int(found[1]) for key in form if (found := DAYPART_KEY.fullmatch(key))})
     windows = []
     for row in rows:
         days = form.getlist(f"dayparting.{row}.days")
@@ -234,7 +241,8 @@ def _ad_data(form, advertiser, collected: Collected, creating: bool) -> dict[str
         return form.get(f"creative.{name}", "").strip()
 
     creative = {name: typed(name) for name in ("call_to_action", "landing_url", "display_name")}
-    creative["caption"] = form.get("creative.caption", "")  # as typed: line breaks matter
+    # As typed (line breaks matter), but browsers send a textarea's line breaks as CRLF.
+    creative["caption"] = form.get("creative.caption", "").replace("\r\n", "\n")
     creative |= {name: typed(name) or None for name in ("video_url", "video_id")}
     data: dict[str, Any] = {"name": form.get("name", ""), "creative": creative}
     if creating:
@@ -360,14 +368,17 @@ def _shown(kind: Kind, errors: forms.Errors) -> forms.Errors:
 @signed_in(Role.ADVERTISER)
 def campaign_list():
     status = _status_filter()
-    page = campaigns.list_campaigns(
-        _db(),
-        g.user.actor,
-        advertiser_id=None,
-        status=status,
-        page_size=PER_PAGE,
-        page_token=_page_token(),
-    )
+    try:
+        page = campaigns.list_campaigns(
+            _db(),
+            g.user.actor,
+            advertiser_id=None,
+            status=status,
+            page_size=PER_PAGE,
+            page_token=_page_token(),
+        )
+    except InvalidInput:
+        abort(400, STALE_PAGE_LINK)
     return render_template(
         "advertiser/campaigns.html", page=page, status=status, advertiser=_advertiser()
     )
@@ -404,7 +415,7 @@ def _children(slug: str, obj) -> Any:
                 **page,
             )
     except InvalidInput:
-        abort(400, "That page link is not valid any more; start from the first page.")
+        abort(400, STALE_PAGE_LINK)
     return None
 
 
@@ -471,10 +482,12 @@ def edit(slug: str, object_id: str):
         abort(409, f"Archived {kind.label.lower()}s cannot be changed.")
     advertiser = _advertiser()
     parent = _parent_of(kind, obj)
+    shown = kind.to_form(obj, advertiser)
     if request.method == "GET":
-        return _form_page(kind, advertiser, parent, obj, kind.to_form(obj, advertiser), {})
+        return _form_page(kind, advertiser, parent, obj, shown, {})
     collected = Collected()
-    data = kind.to_data(request.form, advertiser, collected, False)
+    typed = kind.to_data(request.form, advertiser, collected, False)
+    data = _changed(typed, kind.to_data(_as_posted(shown), advertiser, Collected(), False))
     try:
         loaded = collected.load(kind.update_schema, data, kind.names)
         with forms.service_errors(kind.names):
@@ -486,6 +499,30 @@ def edit(slug: str, object_id: str):
         abort(409, conflict.message)
     flash(f"{kind.label} “{loaded.get('name', obj.name)}” saved.")
     return redirect(url_for(".detail", slug=slug, object_id=obj.id), 303)
+
+
+def _as_posted(values: dict[str, Any]) -> MultiDict:
+    """Form values (lists for the multi-choice fields) as a browser would post them."""
+    return MultiDict(
+        (key, "" if item is None else str(item))
+        for key, value in values.items()
+        for item in (value if isinstance(value, list) else [value])
+    )
+
+
+def _changed(typed: dict[str, Any], shown: dict[str, Any]) -> dict[str, Any]:
+    """Only what the person changed, as a PATCH: a field typed as the form showed it is left
+    alone (a time shown to the minute keeps its seconds; targeting keeps its order), and a
+    creative's fields are sent one by one (the service merges them)."""
+    changes = {}
+    for key, value in typed.items():
+        before = shown.get(key)
+        if key in shown and value == before:
+            continue
+        if isinstance(value, dict) and isinstance(before, dict) and key == "creative":
+            value = {name: item for name, item in value.items() if before.get(name) != item}
+        changes[key] = value
+    return changes
 
 
 def _parent_of(kind: Kind, obj):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 from flask import abort, flash, g, redirect, render_template, request, session, url_for
 
@@ -38,9 +39,21 @@ def _here() -> str:
 
 
 def _safe_next(target: str | None) -> str:
-    """Only paths of this site: ``next`` must not send people elsewhere after signing in."""
-    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
-        return target
+    """Only paths of this site: ``next`` must not send people elsewhere after signing in.
+
+    Browsers drop tabs and line breaks from URLs and read a backslash as ``/``, so a slash,
+    a tab and ``/evil`` would become ``//evil``, another site: such characters refuse the
+    target outright."""
+    if (
+        target
+        and target.startswith("/")
+        and target.isprintable()
+        and not any(character.isspace() or character == "\\" for character in target)
+        and not target.startswith("//")
+    ):
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc:
+            return target
     return url_for("web.home")
 
 

@@ -105,9 +105,12 @@ class Collected:
         text = text.strip()
         if optional and not text:
             return None
-        if text.isascii() and text.isdigit():
+        if not (text.isascii() and text.isdigit()):
+            self.errors.setdefault(field, []).append("Enter a whole number.")
+        elif len(text) > 15:  # far above any count a form takes, far below int()'s limit
+            self.errors.setdefault(field, []).append("That number is too large.")
+        else:
             return int(text)
-        self.errors.setdefault(field, []).append("Enter a whole number.")
         return None
 
     def load(

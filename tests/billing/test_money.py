@@ -200,3 +200,15 @@ def test_anything_but_a_plain_amount_is_refused_with_a_message_for_a_person(type
 def test_more_than_six_decimals_is_refused_not_rounded():
     with pytest.raises(ValueError, match="at most six decimals"):
         parse_amount("0.0000005", "USD")
+
+
+def test_an_absurdly_long_amount_is_refused_politely():
+    with pytest.raises(ValueError, match="too large"):
+        parse_amount("9" * 5000, "USD")
+    assert parse_amount("9" * 15, "USD") == 10**21 - 10**6
+
+
+@pytest.mark.parametrize("micros", [-1, -1_500_000, -3_000_000, 0])
+def test_format_amount_keeps_the_sign(micros):
+    assert parse_amount(format_amount(abs(micros)), "USD") == abs(micros)
+    assert format_amount(micros) == ("-" if micros < 0 else "") + format_amount(abs(micros))

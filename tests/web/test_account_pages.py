@@ -113,8 +113,8 @@ def test_the_funding_page_has_a_labelled_amount_and_lists_top_ups(as_ann, acme):
 @pytest.mark.parametrize(
     ("typed", "message"),
     [
-        ("0.50", "Must be between 1000000 and"),  # below the minimum (the service's rule)
-        ("10.005", "Must be a whole number of USD minor units"),  # not a whole cent
+        ("0.50", "Must be between 1.00 USD and 1000000.00 USD."),  # the service's minimum
+        ("10.005", "whole number of USD minor units (a multiple of 0.01 USD)"),  # half a cent
         ("ten", "Enter an amount in USD"),
         ("", "Enter an amount in USD"),
     ],

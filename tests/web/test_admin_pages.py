@@ -303,7 +303,7 @@ def test_the_rules_form_is_prefilled_and_saves_a_new_version(db, as_admin):
         fixed_pool_per_day="1,250.50",
         minimum_payout="25.00",
         cap="500",
-        countries="us gb, de",
+        countries="US GB, DE",
         note="Fixed pool for the launch",
     )
     saved = as_admin.post("/admin/fund-rules", data=form)
@@ -322,6 +322,20 @@ def test_the_rules_form_is_prefilled_and_saves_a_new_version(db, as_admin):
     version_one = as_admin.get("/admin/fund-rules/versions/1")
     assert version_one.status_code == 200 and "10.00 USD" in text(version_one)
     assert as_admin.get("/admin/fund-rules/versions/9").status_code == 404
+
+
+def test_two_admins_changing_different_rules_both_keep_their_change(db, as_admin):
+    first, second = rules_form(as_admin), rules_form(as_admin)  # both filled from version 1
+    saved = as_admin.post("/admin/fund-rules", data=first | {"minimum_payout": "25"})
+    assert saved.status_code == 303
+    saved = as_admin.post("/admin/fund-rules", data=second | {"cap": "300"})
+    assert saved.status_code == 303
+    current = fund_rules.current(db, utcnow())
+    assert current.version == 3
+    assert current.rules.minimum_payout_micros == 25_000_000  # not undone by the second form
+    assert current.rules.cap_micros == 300_000_000
+    tampered = as_admin.post("/admin/fund-rules", data=first | {"based_on": "x"})
+    assert tampered.status_code == 400
 
 
 @pytest.mark.parametrize(
@@ -348,3 +362,7 @@ def test_a_bad_rule_is_shown_next_to_its_field_and_nothing_is_saved(
     assert "Nothing was saved" in html
     assert f'value="{typed}"' in html or field == "pool_mode"  # what was typed stays
     assert fund_rules.current(db, utcnow()).version == 1
+
+
+def test_a_version_number_too_large_for_the_database_is_404_not_500(db, as_admin):
+    assert as_admin.get("/admin/fund-rules/versions/99999999999999999999").status_code == 404

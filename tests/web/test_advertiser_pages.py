@@ -9,6 +9,7 @@ import re
 
 import pytest
 
+from adsmanager.services.errors import Conflict, InvalidInput
 from adsmanager.vocabulary import Role
 from tests.factories import count_rows, make_ad, make_ad_group, make_campaign
 from tests.web.test_finance_pages import make_user, text
@@ -257,3 +258,136 @@ def test_a_form_without_its_csrf_token_is_refused(db, as_acme):
     response = as_acme.post("/campaigns/new", data=CAMPAIGN)
     assert response.status_code == 400
     assert count_rows(db, "campaigns") == 0
+
+
+def test_saving_an_approved_ad_unchanged_keeps_it_approved(db, as_acme, acme, admin):
+    _, api = acme
+    campaign = make_campaign(api)
+    ad_group = make_ad_group(api, campaign["id"])
+    creative = {
+        "video_url": "https://cdn.example.com/v/2.mp4",
+        "caption": "\nLine one\nline two",
+        "call_to_action": "SHOP_NOW",
+        "landing_url": "https://shop.example.com/",
+        "display_name": "Acme",
+    }
+    ad = make_ad(api, ad_group["id"], creative=creative)
+    assert admin.post(f"/v1/ads/{ad['id']}/review", json={"decision": "APPROVE"}).status_code == 200
+
+    edit = f"/ads/{ad['id']}/edit"
+    html = text(as_acme.get(edit))
+    shown = html_text.unescape(
+        re.search(r'name="creative.caption"[^>]*>\n(.*?)</textarea>', html, re.S).group(1)
+    )
+    assert shown == creative["caption"]  # the leading line break survives the textarea
+    # A browser posts what the form shows, with its line breaks as CRLF.
+    form = {
+        "name": "Renamed",
+        "creative.video_url": creative["video_url"],
+        "creative.video_id": "",
+        "creative.caption": shown.replace("\n", "\r\n"),
+        "creative.call_to_action": "SHOP_NOW",
+        "creative.landing_url": creative["landing_url"],
+        "creative.display_name": "Acme",
+    }
+    assert post_form(as_acme, edit, form).status_code == 303
+    stored = api.get(f"/v1/ads/{ad['id']}").json
+    assert stored["name"] == "Renamed" and stored["creative"]["caption"] == creative["caption"]
+    assert stored["review_status"] == "APPROVED"
+
+
+def test_saving_a_campaign_unchanged_keeps_its_seconds(db, as_acme, acme):
+    _, api = acme
+    campaign = make_campaign(
+        api, start_time="2030-01-01T10:00:30Z", end_time="2030-01-01T10:00:50Z"
+    )
+    edit = f"/campaigns/{campaign['id']}/edit"
+    html = text(as_acme.get(edit))
+    typed = {
+        name: re.search(rf'name="{name}" type="datetime-local" value="([^"]*)"', html).group(1)
+        for name in ("start_time", "end_time")
+    }
+    saved = post_form(as_acme, edit, {"name": "Same times", "budget": "10", **typed})
+    assert saved.status_code == 303
+    stored = api.get(f"/v1/campaigns/{campaign['id']}").json
+    assert stored["start_time"].startswith("2030-01-01T10:00:30")
+    assert stored["end_time"].startswith("2030-01-01T10:00:50")
+
+
+def test_an_ad_group_edit_leaves_untouched_targeting_as_it_was(db, as_acme, acme):
+    _, api = acme
+    campaign = make_campaign(api)
+    targeting = {"countries": ["US", "CA"], "excluded_creators": ["Jane Doe"]}
+    ad_group = make_ad_group(api, campaign["id"], targeting=targeting)
+    edit = f"/ad-groups/{ad_group['id']}/edit"
+    html = text(as_acme.get(edit))
+    form = {
+        "name": "Renamed",
+        "bid": "1",
+        "pacing": ad_group["pacing"],
+        "targeting.countries": ["CA", "US"],  # as the picker posts them
+        "targeting.excluded_creators": "Jane Doe",
+    }
+    assert 'value="Jane Doe"' in html
+    assert post_form(as_acme, edit, form).status_code == 303
+    stored = api.get(f"/v1/ad-groups/{ad_group['id']}").json
+    assert stored["name"] == "Renamed"
+    assert stored["targeting"]["countries"] == ["US", "CA"]
+    assert stored["targeting"]["excluded_creators"] == ["Jane Doe"]
+
+
+def test_odd_input_gets_a_page_never_a_500(db, as_acme, acme):
+    _, api = acme
+    campaign = make_campaign(api)
+    new_group = f"/campaigns/{campaign['id']}/new"
+    base = {"name": "G", "billing_event": "CPM", "bid": "1", "pacing": "STANDARD"}
+    odd_rows = base | {"dayparting.1x.days": "MON", "dayparting.².days": "TUE"}
+    assert post_form(as_acme, new_group, odd_rows).status_code == 303  # such fields are ignored
+    huge = base | {
+        "name": "H",
+        "frequency_cap.max_impressions": "9" * 5000,
+        "frequency_cap.window_hours": "1",
+    }
+    refused = post_form(as_acme, new_group, huge)
+    assert refused.status_code == 422
+    assert "too large" in error_next_to(text(refused), "frequency_cap.max_impressions")
+    huge_bid = post_form(as_acme, new_group, base | {"bid": "9" * 5000})
+    assert "too large" in error_next_to(text(huge_bid), "bid")
+
+    stale = as_acme.get("/campaigns?page_token=zzz")
+    assert stale.status_code == 400 and stale.mimetype == "text/html"
+    assert "page link is not valid" in text(stale)
+
+
+def test_a_time_the_clocks_skip_is_refused(db, as_acme):
+    # 02:30 on 10 March 2030 does not exist in New York (clocks go from 02:00 to 03:00).
+    form = CAMPAIGN | {"start_time": "2030-03-10T02:30"}
+    refused = post_form(as_acme, "/campaigns/new", form)
+    assert refused.status_code == 422
+    assert "does not exist in America/New_York" in error_next_to(text(refused), "start_time")
+    assert count_rows(db, "campaigns") == 0
+
+
+@pytest.mark.parametrize(
+    ("raised", "status", "shown"),
+    [
+        (RuntimeError("boom"), 500, "Something went wrong on our side"),
+        (Conflict("archived", "Archived campaigns cannot be changed."), 409, "Archived campaigns"),
+        (InvalidInput({"status": ["Not a status."]}), 400, "status: Not a status."),
+    ],
+)
+def test_an_error_no_page_handles_is_a_page_not_api_json(
+    db, as_acme, monkeypatch, raised, status, shown
+):
+    from adsmanager.services import advertisers
+
+    def fail(*args, **kwargs):
+        raise raised
+
+    monkeypatch.setattr(advertisers, "get", fail)
+    monkeypatch.setattr(as_acme.application, "testing", False)  # errors are handled, not raised
+    response = as_acme.get("/campaigns")
+    assert response.status_code == status and response.mimetype == "text/html"
+    assert shown in text(response)
+    if status == 500:
+        assert "Request id: <code>" in text(response)

@@ -256,3 +256,32 @@ def test_the_clients_address_comes_from_trusted_proxies_only(app, client, db, da
     finally:
         behind_a_proxy.extensions["adsmanager.db"].dispose()
     assert addresses() == ["127.0.0.1", "198.51.100.7"]
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/\t/evil.example",
+        "/\n/evil.example",
+        "/\\evil.example",
+        "//evil.example",
+        "/ /evil.example",
+        "https://evil.example/",
+        "/\x00/evil.example",
+    ],
+)
+def test_next_never_leads_to_another_site(client, admin_user, target):
+    signed_in = sign_in(client, next=target)
+    assert signed_in.status_code == 302 and signed_in.headers["Location"] == "/"
+    again = client.get("/sign-in", query_string={"next": target})
+    assert again.status_code == 302 and again.headers["Location"] == "/"
+
+
+def test_next_keeps_a_path_of_this_site(client, admin_user):
+    signed_in = sign_in(client, next="/finance/payout-runs?status=DRAFT")
+    assert signed_in.headers["Location"] == "/finance/payout-runs?status=DRAFT"
+
+
+def test_the_home_page_title_is_plain_text(client, admin_user):
+    sign_in(client)
+    assert "<title>Home · Ads Manager</title>" in client.get("/").get_data(as_text=True)
