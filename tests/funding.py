@@ -36,7 +36,8 @@ def pay(server: StripeServer, payment_intent_id: str, payment_method: str = "pm_
 
 def stripe_event(server: StripeServer, event_type: str, object_id: str) -> dict:
     """The event localstripe recorded for an object, as Stripe would deliver it."""
-    for event in stripe_client(server).v1.events.list(params={"type": event_type}):
+    events = stripe_client(server).v1.events.list(params={"type": event_type, "limit": 100})
+    for event in events.auto_paging_iter():  # newest first, over every page
         body = event.to_dict()
         if body["data"]["object"]["id"] == object_id:
             return body
