@@ -26,6 +26,7 @@ from werkzeug.datastructures import MultiDict
 from adsmanager.api.ad_groups.schemas import AdGroupCreateSchema, AdGroupUpdateSchema
 from adsmanager.api.ads.schemas import AdCreateSchema, AdUpdateSchema
 from adsmanager.api.campaigns.schemas import CampaignCreateSchema, CampaignUpdateSchema
+from adsmanager.db.models import CREATIVE_FIELDS
 from adsmanager.services import ad_groups, ads, advertisers, campaigns, reference
 from adsmanager.services.errors import Conflict, InvalidInput
 from adsmanager.vocabulary import (
@@ -224,14 +225,7 @@ def _daypart_rows(values: dict[str, Any]) -> int:
 
 def _ad_form(obj, advertiser) -> dict[str, Any]:
     values = {"name": obj.name, "status": obj.status}
-    for name in (
-        "video_url",
-        "video_id",
-        "caption",
-        "call_to_action",
-        "landing_url",
-        "display_name",
-    ):
+    for name in CREATIVE_FIELDS:
         values[f"creative.{name}"] = getattr(obj, name) or ""
     return values
 
@@ -329,21 +323,7 @@ KINDS = {
             _ad_form,
             _ad_data,
             {},
-            (
-                "name",
-                "status",
-                *(
-                    f"creative.{name}"
-                    for name in (
-                        "video_url",
-                        "video_id",
-                        "caption",
-                        "call_to_action",
-                        "landing_url",
-                        "display_name",
-                    )
-                ),
-            ),
+            ("name", "status", *(f"creative.{name}" for name in CREATIVE_FIELDS)),
         ),
     )
 }
