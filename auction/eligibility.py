@@ -8,7 +8,8 @@ advertiser's days and hours are those of ``ad_group.timezone``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -53,6 +54,30 @@ def hour_of_week(local: datetime) -> int:
 
 def _in_daypart_local(ad_group: AdGroup, local: datetime) -> bool:
     return ad_group.dayparting is None or hour_of_week(local) in ad_group.dayparting
+
+
+@dataclass(frozen=True, slots=True)
+class LocalClock:
+    """``now`` on one time zone's wall clock, with what the daypart and pacing rules read
+    from it. The same for every ad group of that zone: an auction works it out once per
+    zone (see ``local_clock``) rather than once per candidate."""
+
+    local: datetime
+    hour_of_week: int
+    elapsed: int  # microseconds since local midnight, in real time
+    day_length: int  # microseconds in this local day (23, 24 or 25 hours)
+
+    def share_of_day(self) -> tuple[int, int]:
+        return self.elapsed, self.day_length
+
+
+def clock_at(local: datetime) -> LocalClock:
+    """The clock of ``local`` (an aware datetime in the zone it stands for)."""
+    return LocalClock(local, hour_of_week(local), *_elapsed_share_of_local_day(local))
+
+
+def local_clock(ad_group: AdGroup, now: datetime) -> LocalClock:
+    return clock_at(local_time(ad_group, now))
 
 
 def in_daypart(ad_group: AdGroup, now: datetime) -> bool:
@@ -123,6 +148,14 @@ def _on_pace(amount_micros: int, spent_today_micros: int, elapsed: int, day_leng
 
 
 def _pacing_allows_local(ad_group: AdGroup, spend: Spend, local: datetime) -> bool:
+    return _pacing_allows_at(ad_group, spend, lambda: _elapsed_share_of_local_day(local))
+
+
+def _pacing_allows_at(
+    ad_group: AdGroup, spend: Spend, share_of_day: Callable[[], tuple[int, int]]
+) -> bool:
+    """``share_of_day`` gives (elapsed, day_length); only called when a daily budget is
+    paced."""
     if ad_group.pacing == ACCELERATED:
         return True
     if ad_group.pacing != STANDARD:
@@ -134,7 +167,7 @@ def _pacing_allows_local(ad_group: AdGroup, spend: Spend, local: datetime) -> bo
     own_daily = own_budget is not None and own_budget.mode == DAILY
     if not (campaign_daily or own_daily):
         return True
-    elapsed, day_length = _elapsed_share_of_local_day(local)
+    elapsed, day_length = share_of_day()
     if campaign_daily and not _on_pace(
         campaign_budget.amount_micros, spend.campaign_today_micros, elapsed, day_length
     ):
@@ -181,10 +214,12 @@ def eligible(
     impressions_in_window: int,
     remaining_balance_micros: int | None,
     local: datetime | None = None,
+    clock: LocalClock | None = None,
 ) -> str | None:
     """None if the ad group may serve now, else why not (one of the reason constants).
     ``local`` is ``now`` in the ad group's time zone, if the caller has it at hand (one
-    conversion per zone serves every candidate of a request).
+    conversion per zone serves every candidate of a request); ``clock``, that zone's
+    ``local_clock`` at ``now``, saves the rest of the per-zone work too.
 
     When several rules fail, the first of this order is reported: not_in_flight,
     no_balance, budget_exhausted, frequency_capped, outside_daypart, paced. Plain
@@ -200,6 +235,12 @@ def eligible(
         return BUDGET_EXHAUSTED
     if not frequency_allows(ad_group, impressions_in_window):
         return FREQUENCY_CAPPED
+    if clock is not None:
+        if ad_group.dayparting is not None and clock.hour_of_week not in ad_group.dayparting:
+            return OUTSIDE_DAYPART
+        if not _pacing_allows_at(ad_group, spend, clock.share_of_day):
+            return PACED
+        return None
     if local is None:
         local = local_time(ad_group, now)
     if not _in_daypart_local(ad_group, local):

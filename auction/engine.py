@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 from typing import Protocol
 
 from auction.ctr import CtrPredictor
-from auction.eligibility import eligible, local_time
+from auction.eligibility import LocalClock, eligible, local_clock
 from auction.exploration import is_exploration_page, run_with_exploration
 from auction.history import EMPTY_HISTORY, CtrHistory
 from auction.insertion import blend, slots_for
@@ -130,6 +130,19 @@ def _tie_breaker(request_id: str, ad_group_id: str) -> int:
     return int.from_bytes(digest, "big")
 
 
+def _tie_breakers(request_id: str) -> Callable[[str], int]:
+    """``_tie_breaker`` for one request and many ad groups: the request's part is hashed
+    once and each ad group continues from a copy of that state (same digest)."""
+    prefix = hashlib.blake2b(f"{request_id}:".encode(), digest_size=8)
+
+    def tie_breaker(ad_group_id: str) -> int:
+        hasher = prefix.copy()
+        hasher.update(ad_group_id.encode())
+        return int.from_bytes(hasher.digest(), "big")
+
+    return tie_breaker
+
+
 def _eligible_candidates(
     request: Request,
     candidates: Iterator[AdGroup],
@@ -144,7 +157,7 @@ def _eligible_candidates(
     now = request.now
     chosen: list[AdGroup] = []
     taken: dict[str, int] = {}
-    local_times: dict[str, datetime] = {}  # many candidates share a time zone
+    clocks: dict[str, LocalClock] = {}  # many candidates share a time zone
     while len(chosen) < size:
         chunk = list(itertools.islice(candidates, size))
         if not chunk:
@@ -162,16 +175,16 @@ def _eligible_candidates(
         for ad_group, spend in zip(chunk, spends, strict=True):
             if taken.get(ad_group.advertiser_id, 0) >= per_advertiser:
                 continue
-            local = local_times.get(ad_group.timezone)
-            if local is None:
-                local = local_times[ad_group.timezone] = local_time(ad_group, now)
+            clock = clocks.get(ad_group.timezone)
+            if clock is None:
+                clock = clocks[ad_group.timezone] = local_clock(ad_group, now)
             reason = eligible(
                 ad_group,
                 now=now,
                 spend=spend,
                 impressions_in_window=seen.get(ad_group.ad_group_id, 0),
                 remaining_balance_micros=balances.get(ad_group.advertiser_id),
-                local=local,
+                clock=clock,
             )
             if reason is None:
                 chosen.append(ad_group)
@@ -239,6 +252,7 @@ def run(
         request.user, chosen, [slots[0].position] * len(chosen), request.now, history
     )
     by_id = {g.ad_group_id: g for g in chosen}
+    tie_breaker = _tie_breakers(request.request_id)
     bids = [
         Bid(
             ad_group_id=g.ad_group_id,
@@ -248,7 +262,7 @@ def run(
             pctr=pctr,
             excluded_creators=g.targeting.excluded_creators,
             excluded_categories=g.targeting.excluded_categories,
-            tie_breaker=_tie_breaker(request.request_id, g.ad_group_id),
+            tie_breaker=tie_breaker(g.ad_group_id),
         )
         for g, pctr in zip(chosen, pctrs, strict=True)
     ]

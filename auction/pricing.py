@@ -6,6 +6,7 @@ amount derived from it is computed with integers and rounds the same way everywh
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
@@ -113,7 +114,8 @@ def run_auction(
     placements: list[Placement] = []
     empty_slots = 0
     for slot in slots:
-        allowed = [bid for bid in remaining if is_allowed(bid, slot)]
+        # Only the best two allowed bids matter: the winner and the one that prices it.
+        allowed = list(itertools.islice((bid for bid in remaining if is_allowed(bid, slot)), 2))
         if not allowed:
             empty_slots += 1
             continue
