@@ -12,11 +12,21 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
-
-import stripe
+from typing import TYPE_CHECKING, Any
 
 from billing.money import Money, from_minor_units
+
+if TYPE_CHECKING:
+    import stripe
+
+
+def _sdk():
+    """The Stripe SDK, imported on first use: it weighs about 15 MB in every process, and an
+    auction worker never talks to Stripe."""
+    import stripe
+
+    return stripe
+
 
 UNAVAILABLE, DECLINED, REJECTED = "unavailable", "declined", "rejected"
 # Stripe's default tolerance for a webhook's timestamp, against replays.
@@ -111,6 +121,7 @@ def _transfer(transfer: Any) -> Transfer:
 
 
 def _translate(error: stripe.StripeError) -> GatewayError:
+    stripe = _sdk()
     if isinstance(error, stripe.APIConnectionError):
         return GatewayError(UNAVAILABLE, "Stripe could not be reached; nothing was charged.")
     if isinstance(error, stripe.CardError):
@@ -137,13 +148,14 @@ class StripeGateway:
         options: dict[str, Any] = {"max_network_retries": max_network_retries}
         if api_base:
             options["base_addresses"] = {"api": api_base}
+        stripe = _sdk()
         http = stripe.RequestsClient(timeout=timeout_seconds)
         self._client = stripe.StripeClient(api_key, http_client=http, **options)
 
     def _call(self, method, *args, **kwargs):
         try:
             return method(*args, **kwargs)
-        except stripe.StripeError as error:
+        except _sdk().StripeError as error:
             raise _translate(error) from error
 
     def create_customer(self, name: str, metadata: dict[str, str], idempotency_key: str) -> str:
@@ -245,7 +257,7 @@ class StripeGateway:
         try:
             for transfer in pages.auto_paging_iter():
                 yield _transfer(transfer)
-        except stripe.StripeError as error:
+        except _sdk().StripeError as error:
             raise _translate(error) from error
 
     def payment_intents(self) -> Iterator[PaymentIntent]:
@@ -253,7 +265,7 @@ class StripeGateway:
         try:
             for intent in pages.auto_paging_iter():
                 yield _payment_intent(intent)
-        except stripe.StripeError as error:
+        except _sdk().StripeError as error:
             raise _translate(error) from error
 
     def refunds(self) -> Iterator[Refund]:
@@ -261,7 +273,7 @@ class StripeGateway:
         try:
             for refund in pages.auto_paging_iter():
                 yield _refund(refund)
-        except stripe.StripeError as error:
+        except _sdk().StripeError as error:
             raise _translate(error) from error
 
 
@@ -270,6 +282,7 @@ def verify_webhook(payload: bytes, signature: str | None, secret: str) -> dict[s
     ``secret`` and its timestamp is within the tolerance; else ``BadWebhook``."""
     if not signature:
         raise BadWebhook("the Stripe-Signature header is missing")
+    stripe = _sdk()
     try:
         event = stripe.Webhook.construct_event(
             payload, signature, secret, tolerance=WEBHOOK_TOLERANCE_SECONDS
