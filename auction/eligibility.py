@@ -206,6 +206,76 @@ def brand_safe(ad_group: AdGroup, neighbours: Iterable[FeedItem]) -> bool:
     )
 
 
+def eligible_on_clock(
+    ad_group: AdGroup,
+    now: datetime,
+    spend: Spend,
+    impressions_in_window: int,
+    remaining_balance_micros: int | None,
+    clock: LocalClock,
+) -> str | None:
+    """``eligible(..., clock=clock)`` in one function body: the auction asks it for every
+    candidate (50 or more per request), and the plain rules' nine small calls per candidate
+    cost more than the comparisons themselves. Same rules, same order, same reasons, same
+    errors for unknown modes; a test holds it to ``eligible`` on many random cases, so a
+    rule changes in both or the test fails."""
+    if now < ad_group.campaign_start or (
+        ad_group.campaign_end is not None and now >= ad_group.campaign_end
+    ):
+        return NOT_IN_FLIGHT
+    if remaining_balance_micros is not None and remaining_balance_micros <= 0:
+        return NO_BALANCE
+    campaign_budget, own_budget = ad_group.campaign_budget, ad_group.ad_group_budget
+    campaign_daily = campaign_budget.mode == DAILY
+    if campaign_daily:
+        campaign_spent = spend.campaign_today_micros
+    elif campaign_budget.mode == LIFETIME:
+        campaign_spent = spend.campaign_lifetime_micros
+    else:
+        raise ValueError(f"unknown budget mode {campaign_budget.mode!r}")
+    if campaign_spent >= campaign_budget.amount_micros:
+        return BUDGET_EXHAUSTED
+    own_daily = False
+    if own_budget is not None:
+        own_daily = own_budget.mode == DAILY
+        if own_daily:
+            own_spent = spend.ad_group_today_micros
+        elif own_budget.mode == LIFETIME:
+            own_spent = spend.ad_group_lifetime_micros
+        else:
+            raise ValueError(f"unknown budget mode {own_budget.mode!r}")
+        if own_spent >= own_budget.amount_micros:
+            return BUDGET_EXHAUSTED
+    cap = ad_group.frequency_cap
+    if cap is not None and impressions_in_window >= cap[0]:
+        return FREQUENCY_CAPPED
+    dayparting = ad_group.dayparting
+    if dayparting is not None and clock.hour_of_week not in dayparting:
+        return OUTSIDE_DAYPART
+    pacing = ad_group.pacing
+    if pacing == ACCELERATED:
+        return None
+    if pacing != STANDARD:
+        raise ValueError(f"unknown pacing {pacing!r}")
+    # As _on_pace, whose condition this negates.
+    elapsed, day_length = clock.elapsed, clock.day_length
+    if campaign_daily:
+        amount = campaign_budget.amount_micros
+        if (
+            spend.campaign_today_micros * day_length
+            > amount * elapsed + pacing_slack(amount) * day_length
+        ):
+            return PACED
+    if own_daily:
+        amount = own_budget.amount_micros
+        if (
+            spend.ad_group_today_micros * day_length
+            > amount * elapsed + pacing_slack(amount) * day_length
+        ):
+            return PACED
+    return None
+
+
 def eligible(
     ad_group: AdGroup,
     *,

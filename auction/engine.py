@@ -13,7 +13,7 @@ from functools import cached_property
 from typing import Protocol
 
 from auction.ctr import CtrPredictor
-from auction.eligibility import LocalClock, eligible, local_clock
+from auction.eligibility import LocalClock, eligible_on_clock, local_clock
 from auction.exploration import is_exploration_page, run_with_exploration
 from auction.history import EMPTY_HISTORY, CtrHistory
 from auction.insertion import blend, slots_for
@@ -178,13 +178,13 @@ def _eligible_candidates(
             clock = clocks.get(ad_group.timezone)
             if clock is None:
                 clock = clocks[ad_group.timezone] = local_clock(ad_group, now)
-            reason = eligible(
+            reason = eligible_on_clock(
                 ad_group,
-                now=now,
-                spend=spend,
-                impressions_in_window=seen.get(ad_group.ad_group_id, 0),
-                remaining_balance_micros=balances.get(ad_group.advertiser_id),
-                clock=clock,
+                now,
+                spend,
+                seen.get(ad_group.ad_group_id, 0),
+                balances.get(ad_group.advertiser_id),
+                clock,
             )
             if reason is None:
                 chosen.append(ad_group)

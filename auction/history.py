@@ -15,7 +15,7 @@ each one).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -57,15 +57,31 @@ class CtrHistory:
     def features(self, ad_group: AdGroup) -> tuple[float, float, float, float]:
         """(ad group rate, log1p ad group impressions, advertiser rate, log1p advertiser
         impressions)."""
-        advertiser = self.advertisers.get(ad_group.advertiser_id, _NONE)
-        own = self.ad_groups.get(ad_group.ad_group_id, _NONE)
-        advertiser_ctr = _shrunk(advertiser, self._platform_ctr)
-        return (
-            _shrunk(own, advertiser_ctr),
-            math.log1p(own.impressions),
-            advertiser_ctr,
-            math.log1p(advertiser.impressions),
-        )
+        return self.features_of((ad_group,))[0]
+
+    def features_of(self, ad_groups: Sequence[AdGroup]) -> list[tuple[float, float, float, float]]:
+        """``features`` of each ad group: each rate shrunk toward the level above (as
+        ``_shrunk``), written out in one loop because the auction asks for 50 or more
+        candidates per request."""
+        shrinkage, log1p = SHRINKAGE_IMPRESSIONS, math.log1p
+        platform_ctr = self._platform_ctr
+        advertisers, own_counts = self.advertisers, self.ad_groups
+        values = []
+        for ad_group in ad_groups:
+            advertiser = advertisers.get(ad_group.advertiser_id, _NONE)
+            own = own_counts.get(ad_group.ad_group_id, _NONE)
+            advertiser_ctr = (advertiser.clicks + shrinkage * platform_ctr) / (
+                advertiser.impressions + shrinkage
+            )
+            values.append(
+                (
+                    (own.clicks + shrinkage * advertiser_ctr) / (own.impressions + shrinkage),
+                    log1p(own.impressions),
+                    advertiser_ctr,
+                    log1p(advertiser.impressions),
+                )
+            )
+        return values
 
 
 EMPTY_HISTORY = CtrHistory()

@@ -51,8 +51,13 @@ class CounterState:
             day = days.get(g.timezone)
             if day is None:
                 day = days[g.timezone] = self._local_day(g, now, minute)
-            keys.append(SpendKey(g.ad_group_id, g.campaign_id, day))
-        return self._counters.spend(keys)
+            keys.append((g.ad_group_id, g.campaign_id, day))
+        # In-process counters read plain tuples (no SpendKey per candidate); others, e.g.
+        # Redis, take SpendKeys.
+        spend_of = getattr(self._counters, "spend_of", None)
+        if spend_of is not None:
+            return spend_of(keys)
+        return self._counters.spend([SpendKey(*key) for key in keys])
 
     def impressions_in_window(self, user_id, ad_groups, now) -> list[int]:
         return self._counters.impressions_in_window(

@@ -14,10 +14,30 @@ import numpy as np
 import pytest
 
 from auction import ctr, features
-from auction.eligibility import eligible, local_clock
+from auction.eligibility import eligible, eligible_on_clock, local_clock
 from auction.engine import _tie_breaker, _tie_breakers
-from auction.pricing import Slot, _ecpms, _price, _rank, _reserve, is_allowed, run_auction
-from auction.types import CPC, CPM, Bid, Budget, FeedItem, ReservePrices, Spend
+from auction.history import EMPTY_HISTORY, Counts, CtrHistory
+from auction.pricing import (
+    Slot,
+    _ecpms,
+    _price,
+    _rank,
+    _reserve,
+    ecpm_micros,
+    is_allowed,
+    run_auction,
+)
+from auction.types import (
+    CPC,
+    CPM,
+    Bid,
+    Budget,
+    FeedItem,
+    ReservePrices,
+    Spend,
+    Targeting,
+    User,
+)
 from tests.auction.test_eligibility import make_ad_group
 
 RNG = np.random.default_rng(11)
@@ -167,3 +187,142 @@ def test_pricing_that_stops_at_two_allowed_bids_matches_listing_them_all():
             for p in run_auction(bids, slots, reserves)
         ]
         assert got == _plain_run_auction(bids, slots, reserves)
+
+
+def _random_eligibility_case(rng: random.Random, moments: list[datetime]):
+    now = rng.choice(moments) + timedelta(minutes=rng.randrange(0, 300, 7))
+    modes = ("DAILY", "LIFETIME", "WEEKLY")  # an unknown mode must fail the same way
+    amounts = (1, 47, 48, 10_000_000, 100_000_000)
+    ad_group = make_ad_group(
+        timezone=rng.choice(ZONES),
+        pacing=rng.choice(("STANDARD", "ACCELERATED", "STANDARD", "ASAP")),
+        campaign_start=now + timedelta(minutes=rng.choice((-600, -1, 0, 1))),
+        campaign_end=rng.choice((None, now, now + timedelta(microseconds=1), now + _DAY)),
+        campaign_budget=Budget(rng.choice(modes), rng.choice(amounts)),
+        ad_group_budget=rng.choice((None, Budget(rng.choice(modes), rng.choice(amounts)))),
+        frequency_cap=rng.choice((None, (1, 24), (3, 1))),
+        dayparting=rng.choice((None, frozenset(rng.sample(range(168), 80)), frozenset())),
+    )
+    spend = Spend(*(rng.choice((0, 1, 47, 1_000_000, 9_000_000, 60_000_000)) for _ in range(4)))
+    seen = rng.choice((0, 1, 2, 3, 5))
+    balance = rng.choice((None, -5, 0, 1, 10**9))
+    return ad_group, now, spend, seen, balance
+
+
+_DAY = timedelta(days=1)
+
+
+def _outcome(check, *args, **kwargs):
+    try:
+        return check(*args, **kwargs)
+    except ValueError as error:
+        return ("ValueError", str(error))
+
+
+def test_the_fused_eligibility_check_matches_the_plain_rules():
+    rng = random.Random(17)
+    moments = [datetime(2026, 3, 8, 6, 0, tzinfo=UTC), datetime(2026, 11, 1, 5, 0, tzinfo=UTC)]
+    moments += [datetime(2026, 6, 3, tzinfo=UTC) + timedelta(minutes=rng.randrange(10_000))]
+    outcomes = []
+    for _ in range(20_000):
+        ad_group, now, spend, seen, balance = _random_eligibility_case(rng, moments)
+        clock = local_clock(ad_group, now)
+        expected = _outcome(
+            eligible,
+            ad_group,
+            now=now,
+            spend=spend,
+            impressions_in_window=seen,
+            remaining_balance_micros=balance,
+        )
+        assert _outcome(eligible_on_clock, ad_group, now, spend, seen, balance, clock) == (
+            expected
+        ), (ad_group, now, spend, seen, balance)
+        outcomes.append(expected if not isinstance(expected, tuple) else expected[0])
+    # Every reason, a pass, and both kinds of error were exercised.
+    assert set(outcomes) == {
+        None,
+        "not_in_flight",
+        "no_balance",
+        "budget_exhausted",
+        "frequency_capped",
+        "outside_daypart",
+        "paced",
+        "ValueError",
+    }
+
+
+def _random_history(rng: random.Random, ad_groups) -> CtrHistory:
+    return CtrHistory(
+        {
+            g.ad_group_id: Counts(n, rng.randrange(n + 1))
+            for g in ad_groups
+            if rng.random() < 0.7
+            for n in [rng.choice((0, 1, 50, 3_000))]
+        },
+        {g.advertiser_id: Counts(10_000, 150) for g in ad_groups if rng.random() < 0.5},
+        Counts(10**6, 21_000),
+    )
+
+
+def test_the_feature_matrix_is_vectorize_row_by_row_bit_for_bit():
+    rng = random.Random(23)
+    interests = ("sports", "music", "food", "travel", "gaming")
+    for case in range(200):
+        ad_groups = [
+            make_ad_group(
+                ad_group_id=f"adg-{case}-{i}",
+                advertiser_id=f"adv-{rng.randrange(5)}",
+                objective=rng.choice(("TRAFFIC", "VIDEO_VIEWS", "REACH", "AWARENESS", None)),
+                billing_event=rng.choice((CPM, CPC)),
+                bid_micros=rng.choice((-3, 0, 1, 123_457, 4_000_000, 10**12)),
+                targeting=Targeting(interests=frozenset(rng.sample(interests, rng.randrange(4)))),
+            )
+            for i in range(rng.randrange(0, 60))
+        ]
+        user = User(
+            id="u",
+            country=rng.choice((None, "us", "DE")),
+            language=rng.choice((None, "en")),
+            age_group=rng.choice((None, "18-24", "99")),
+            gender=rng.choice((None, "female", "x")),
+            os=rng.choice((None, "ios", "android")),
+            interests=frozenset(rng.sample(interests, rng.randrange(4))),
+        )
+        now = datetime(2026, 11, 28, tzinfo=UTC) + timedelta(minutes=rng.randrange(20_000))
+        positions = [rng.randrange(20) for _ in ad_groups]
+        history = rng.choice((EMPTY_HISTORY, _random_history(rng, ad_groups)))
+        rows = features.matrix(user, ad_groups, positions, now, history)
+        assert rows.dtype == np.float64
+        assert rows.shape == (len(ad_groups), len(features.FEATURE_NAMES))
+        expected = [
+            features.vectorize(user, g, p, now, history)
+            for g, p in zip(ad_groups, positions, strict=True)
+        ]
+        # Bit for bit: compare the float64 bytes, not values within a tolerance.
+        assert rows.tobytes() == np.array(expected, dtype=np.float64).reshape(rows.shape).tobytes()
+
+
+def _plain_ecpms(bids):
+    return {bid.ad_group_id: ecpm_micros(bid) for bid in bids}
+
+
+def test_the_fused_ecpms_match_ecpm_micros_bid_by_bid_errors_included():
+    rng = random.Random(29)
+    pctrs = (1e-9, 4e-10, 5e-10, 6e-10, 0.0123456789, 0.5, 1.0, 0.0, -0.1, 1.5, float("nan"))
+    outcomes = set()
+    for case in range(3_000):
+        bids = [
+            Bid(
+                ad_group_id=f"adg-{case}-{i}",
+                advertiser_id="adv",
+                billing_event=rng.choice((CPM, CPC, CPC, "CPA")),
+                bid_micros=rng.choice((1, 999, 1_234_567, 10**13, 0, -5, True, 2.0)),
+                pctr=rng.choice((*pctrs, rng.random(), rng.random(), 1, True)),
+            )
+            for i in range(rng.choice((1, 2, 5)))
+        ]
+        expected = _outcome(_plain_ecpms, bids)
+        assert _outcome(_ecpms, bids) == expected, bids
+        outcomes.add(type(expected))
+    assert outcomes == {dict, tuple}  # results and errors both exercised

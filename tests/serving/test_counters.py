@@ -79,3 +79,47 @@ def test_frequency_window_edges(counters):
     counters.add([Charge(KEY, 0, NOW, ("u", "imp_a"))])
     assert counters.impressions_in_window("u", [("adg_1", 1)], NOW + timedelta(minutes=59)) == [1]
     assert counters.impressions_in_window("u", [("adg_1", 1)], NOW + timedelta(hours=1)) == [0]
+
+
+class _SpendKeysOnly:
+    """Counters that read SpendKeys only (as Redis does): the plain path of CounterState."""
+
+    def __init__(self, counters: InProcessCounters) -> None:
+        self.spend = counters.spend
+
+
+def test_counter_state_reads_in_process_spend_as_the_spend_key_path_does():
+    from adsmanager.serving.runtime import CounterState
+    from auction.types import AdGroup, Budget, Targeting
+
+    counters = InProcessCounters()
+    zones = ("America/New_York", "Asia/Tokyo", "UTC")
+    ad_groups = [
+        AdGroup(
+            ad_group_id=f"adg_{i}",
+            campaign_id=f"cmp_{i % 4}",
+            advertiser_id="adv_1",
+            objective="TRAFFIC",
+            billing_event="CPM",
+            bid_micros=1,
+            targeting=Targeting(),
+            ads=(),
+            timezone=zones[i % 3],
+            campaign_start=NOW - timedelta(days=9),
+            campaign_end=None,
+            campaign_budget=Budget("DAILY", 10**9),
+        )
+        for i in range(12)
+    ]
+    # Charges on the local day at NOW and the days either side, in every zone.
+    for i, day in enumerate((date(2026, 11, 26), date(2026, 11, 27), date(2026, 11, 28))):
+        counters.add(
+            Charge(SpendKey(g.ad_group_id, g.campaign_id, day), 10**i * (n + 1), NOW)
+            for n, g in enumerate(ad_groups)
+        )
+    fast = CounterState(counters, balances=None)
+    plain = CounterState(_SpendKeysOnly(counters), balances=None)
+    for now in (NOW, NOW + timedelta(hours=13), NOW - timedelta(hours=13)):
+        spends = fast.spend(ad_groups, now)
+        assert spends == plain.spend(ad_groups, now)
+        assert len({s.ad_group_today_micros for s in spends}) > 3  # days and groups differ
