@@ -59,7 +59,7 @@ class AuctionConfig:
     # At most this many of them from one advertiser: only one can win, and prices come from
     # the competition between advertisers, so the stage is spent on variety.
     per_advertiser: int = 3
-    # The pCTR the first stage assumes for CPC bids, before the model has looked.
+    # The pCTR the first stage assumes for CPC bids with no click-through history (Market).
     prior_ctr: float = 0.02
     # Share of pages whose last ad slot explores a new ad group (auction/exploration.py).
     exploration_share: float = 0.05

@@ -14,22 +14,37 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 
 from auction.eligibility import in_daypart
+from auction.history import CtrHistory
 from auction.targeting import TargetingIndex
 from auction.types import CPC, AdGroup, User
 
 
 def prior_ecpm(ad_group: AdGroup, prior_ctr: float) -> float:
     """What the first stage ranks by before any model has looked: the bid, with CPC bids
-    valued at a prior click-through rate."""
+    valued at a prior click-through rate (the ad group's, see ``Market``)."""
     if ad_group.billing_event == CPC:
         return ad_group.bid_micros * prior_ctr * 1000
     return float(ad_group.bid_micros)
 
 
 class Market:
-    def __init__(self, ad_groups: Sequence[AdGroup], prior_ctr: float) -> None:
-        ordered = sorted(ad_groups, key=lambda g: (-prior_ecpm(g, prior_ctr), g.ad_group_id))
-        self.ad_groups: tuple[AdGroup, ...] = tuple(ordered)
+    def __init__(
+        self, ad_groups: Sequence[AdGroup], prior_ctr: float, history: CtrHistory | None = None
+    ) -> None:
+        """With ``history``, each CPC bid is valued at its own ad group's click-through rate
+        so far, shrunk toward its advertiser's and the platform's (the model's history
+        features): the first stage then keeps the ad groups the model is likely to rank
+        high, not just the highest bids. Without, at ``prior_ctr``."""
+        self.history = history
+        if history is None:
+            ctrs = [prior_ctr] * len(ad_groups)
+        else:
+            ctrs = [features[0] for features in history.features_of(ad_groups)]
+        ranked = sorted(
+            zip(ad_groups, ctrs, strict=True),
+            key=lambda pair: (-prior_ecpm(pair[0], pair[1]), pair[0].ad_group_id),
+        )
+        self.ad_groups: tuple[AdGroup, ...] = tuple(g for g, _ in ranked)
         self.index = TargetingIndex(self.ad_groups)
         self._live: tuple[int, int] | None = None  # (minute, bitset)
         self._lock = threading.Lock()

@@ -89,7 +89,7 @@ def expected_revenue(
     """Micros: CPM impressions at their price, CPC clicks at theirs times the true pCTR.
     ``served`` (a dict) counts the impressions of each ad group."""
     config = engine.AuctionConfig(reserves=reserves, exploration_share=exploration_share)
-    state = CounterState(InProcessCounters())
+    state = CounterState(InProcessCounters())  # balances not enforced
     revenue = 0.0
     for request in pages:
         outcome = engine.run(request, market, predictor, state, config, history)
@@ -130,7 +130,7 @@ def cold_start(users, market, model, truth, reserves, history, start, pages: int
         replace(group, ad_group_id=f"new_{number:03d}", advertiser_id=f"new_adv_{number:03d}")
         for number, group in enumerate(simulator.make_market(10, 2, seed=SEED + 1, now=END))
     ]
-    shop = Market([*market, *newcomers], engine.AuctionConfig.prior_ctr)
+    shop = Market([*market, *newcomers], engine.AuctionConfig.prior_ctr, history)
     hour = feed_pages(users, pages, start, 3600, random.Random(SEED + 2))
     print(f"cold start: {len(newcomers)} new ad groups, first simulated hour ({pages:,} pages):")
     for share in (0.05, 0.0):
@@ -231,12 +231,12 @@ def main() -> None:
     ]
 
     pages = feed_pages(users, args.pages, held_out_start, 24 * 3600, random.Random(SEED))
-    shop = Market(market, engine.AuctionConfig.prior_ctr)
     # What serving would know at the start of the held-out day: the training days' counts.
     recorder = HistoryRecorder()
     for record in records[:cut]:
         recorder.observe(record.ad_group, record.clicked)
     history = recorder.history()
+    shop = Market(market, engine.AuctionConfig.prior_ctr, history)
     reserves = ReservePrices(100_000, 10_000)
     revenue = {
         name: expected_revenue(pages, shop, predictor, truth, reserves, history)

@@ -29,7 +29,8 @@ PRIOR_CTR = AuctionConfig.prior_ctr  # the first stage and the model-less predic
 class CounterState:
     """The engine's view of the shared counters."""
 
-    def __init__(self, counters: Counters, balances: BalanceHolder) -> None:
+    def __init__(self, counters: Counters, balances: BalanceHolder | None = None) -> None:
+        """``balances`` None: no advertiser's balance is enforced (simulations, replays)."""
         self._counters = counters
         self._balances = balances
         # The local day per time zone, for the current minute: many ad groups share a zone,
@@ -65,6 +66,8 @@ class CounterState:
         )
 
     def remaining_balances(self, advertiser_ids: set[str]) -> dict[str, int | None]:
+        if self._balances is None:
+            return dict.fromkeys(advertiser_ids)
         return self._balances.remaining(advertiser_ids)
 
 
@@ -84,7 +87,6 @@ def load_predictor(settings: Settings) -> CtrPredictor:
 class Serving:
     def __init__(self, settings: Settings, db: Database) -> None:
         self.settings = settings
-        self.snapshots = SnapshotHolder(db, settings.snapshot_refresh_seconds, PRIOR_CTR)
         self.counters = make_counters(settings.redis_url)
         self.balances = BalanceHolder(db, self.counters, settings.balance_refresh_seconds)
         self.state = CounterState(self.counters, self.balances)
@@ -101,6 +103,10 @@ class Serving:
         )
         self.ad_load_limits = AdLoadLimits()
         self.history = HistoryHolder(db, settings.history_refresh_seconds, settings.history_days)
+        # The first stage ranks by the same history the model reads.
+        self.snapshots = SnapshotHolder(
+            db, settings.snapshot_refresh_seconds, PRIOR_CTR, self.history.current
+        )
 
     @property
     def predictor(self) -> CtrPredictor:

@@ -15,7 +15,7 @@ import logging
 import sys
 import threading
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -33,6 +33,7 @@ from adsmanager.vocabulary import (
     Weekday,
 )
 from auction import types
+from auction.history import CtrHistory
 from auction.market import Market
 
 log = logging.getLogger(__name__)
@@ -218,14 +219,18 @@ def _touched_ad_groups(session: Session, since: datetime) -> set[str]:
     return set(session.scalars(query))
 
 
-def build(db: Database, prior_ctr: float) -> Snapshot:
+def build(db: Database, prior_ctr: float, history: CtrHistory | None = None) -> Snapshot:
     with db.read() as session:
         ad_groups = load_ad_groups(session)
-    return Snapshot(ad_groups, Market(list(ad_groups.values()), prior_ctr))
+    return Snapshot(ad_groups, Market(list(ad_groups.values()), prior_ctr, history))
 
 
 def refreshed(
-    db: Database, current: Snapshot, since: datetime, prior_ctr: float
+    db: Database,
+    current: Snapshot,
+    since: datetime,
+    prior_ctr: float,
+    history: CtrHistory | None = None,
 ) -> Snapshot | None:
     """A new snapshot if a servable ad group changed after ``since``; else None."""
     with db.read() as session:
@@ -240,7 +245,7 @@ def refreshed(
             ad_groups[ad_group_id] = fresh[ad_group_id]
         else:
             ad_groups.pop(ad_group_id, None)
-    return Snapshot(ad_groups, Market(list(ad_groups.values()), prior_ctr))
+    return Snapshot(ad_groups, Market(list(ad_groups.values()), prior_ctr, history))
 
 
 class SnapshotHolder:
@@ -250,10 +255,19 @@ class SnapshotHolder:
     A failed refresh keeps the last good snapshot and is logged.
     """
 
-    def __init__(self, db: Database, refresh_seconds: float, prior_ctr: float) -> None:
+    def __init__(
+        self,
+        db: Database,
+        refresh_seconds: float,
+        prior_ctr: float,
+        history: Callable[[], CtrHistory] | None = None,
+    ) -> None:
+        """``history`` gives the current click-through history (see HistoryHolder): the
+        market's first-stage order follows it, rebuilt here when it was reloaded."""
         self._db = db
         self._refresh_seconds = refresh_seconds
         self._prior_ctr = prior_ctr
+        self._history = history or (lambda: None)
         self._snapshot: Snapshot | None = None
         self._looked_at: datetime | None = None  # when the last read began
         self._lock = threading.Lock()
@@ -264,17 +278,26 @@ class SnapshotHolder:
             with self._lock:
                 if self._snapshot is None:
                     self._looked_at = datetime.now(UTC)
-                    self._snapshot = build(self._db, self._prior_ctr)
+                    self._snapshot = build(self._db, self._prior_ctr, self._history())
                     self._start_refresher()
         return self._snapshot
 
     def refresh(self) -> bool:
-        """Swap in a new snapshot if a servable ad group changed; True when one was."""
+        """Swap in a new snapshot if a servable ad group changed, or the history its
+        first stage is ordered by was reloaded; True when one was."""
         current = self.current()
+        history = self._history()
         with self._lock:
             started = datetime.now(UTC)
-            new = refreshed(self._db, current, self._looked_at - LOOK_BACK, self._prior_ctr)
+            new = refreshed(
+                self._db, current, self._looked_at - LOOK_BACK, self._prior_ctr, history
+            )
             self._looked_at = started
+            if new is None and history is not current.market.history:
+                new = Snapshot(
+                    current.ad_groups,
+                    Market(list(current.ad_groups.values()), self._prior_ctr, history),
+                )
             if new is None:
                 return False
             self._snapshot = new

@@ -57,3 +57,25 @@ def test_equal_values_are_shared_between_ad_groups(admin, acme, globex, db):
     second, _ = servable(admin, globex[1], billing_event="CPM", bid_micros=1_000_000)
     groups = SnapshotHolder(db, refresh_seconds=0, prior_ctr=0.02).current().ad_groups
     assert groups[first["id"]].targeting is groups[second["id"]].targeting
+
+
+def test_the_first_stage_follows_the_click_through_history(admin, acme, globex, db):
+    from auction.history import Counts, CtrHistory
+    from tests.api.test_auction import servable
+
+    cpm, _ = servable(admin, acme[1], billing_event="CPM", bid_micros=1_000_000, targeting={})
+    cpc, _ = servable(admin, globex[1], billing_event="CPC", bid_micros=1_000_000, targeting={})
+    history = {"now": CtrHistory()}  # empty: every CPC bid at the platform's default rate
+    holder = SnapshotHolder(db, refresh_seconds=0, prior_ctr=0.02, history=lambda: history["now"])
+    assert [g.ad_group_id for g in holder.current().market.ad_groups] == [cpc["id"], cpm["id"]]
+    assert holder.refresh() is False  # neither the ad groups nor the history changed
+
+    # The history is reloaded: the CPC ad group turns out to be clicked 1 time in 10,000,
+    # so its eCPM is about 100,000 and the CPM bid of 1,000,000 goes first.
+    seen = Counts(10_000_000, 1_000)
+    history["now"] = CtrHistory({cpc["id"]: seen}, {globex[0]["id"]: seen}, seen)
+    assert holder.refresh() is True
+    snapshot = holder.current()
+    assert [g.ad_group_id for g in snapshot.market.ad_groups] == [cpm["id"], cpc["id"]]
+    assert snapshot.market.history is history["now"]
+    assert holder.refresh() is False
