@@ -22,7 +22,7 @@ import numpy as np
 from auction.history import EMPTY_HISTORY, CtrHistory
 from auction.types import CPC, AdGroup, User
 
-FEATURE_SPEC_VERSION = "ctr-features-v2"
+FEATURE_SPEC_VERSION = "ctr-features-v3"
 
 FEATURE_NAMES: tuple[str, ...] = (
     "position",
@@ -35,6 +35,9 @@ FEATURE_NAMES: tuple[str, ...] = (
     "user_language_bucket",
     "interest_matches",
     "targets_interests",
+    # 1 if the viewer has the advertiser's industry among their interests, 0 if not, -1 if
+    # the advertiser named none.
+    "industry_match",
     "billing_is_cpc",
     "objective",
     "log_bid_micros",
@@ -135,12 +138,14 @@ def _flat_rows(
         ad_groups, positions, history.features_of(ad_groups), strict=True
     ):
         targeted = ad_group.targeting.interests
+        industry = ad_group.industry
         values.append(float(position))
         extend(shared)
         extend(
             (
                 float(len(targeted & interests)),
                 1.0 if targeted else 0.0,
+                -1.0 if industry is None else 1.0 if industry in interests else 0.0,
                 1.0 if ad_group.billing_event == CPC else 0.0,
                 float(_code(OBJECTIVE_CODES, ad_group.objective)),
                 # A model input, not money: the log only tames the scale (CPM and CPC bids

@@ -255,6 +255,7 @@ def _ad_group(
             if rng.random() < 0.1
             else None
         ),
+        industry=vertical,
     )
 
 

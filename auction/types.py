@@ -102,6 +102,9 @@ class AdGroup:
     frequency_cap: tuple[int, int] | None = None
     # Hours of the week when it may serve, 0 = Monday 00:00-01:00 in ``timezone``; None = all.
     dayparting: frozenset[int] | None = None
+    # What the advertiser sells, as an interest slug (e.g. "fitness"), or None: the CTR model
+    # asks whether the viewer has it.
+    industry: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,6 +60,8 @@ class Advertiser(Timestamps, Base):
     name: Mapped[str] = mapped_column(String(200))
     currency: Mapped[str] = mapped_column(String(3))
     timezone: Mapped[str] = mapped_column(String(64))
+    # What it sells, as an interest slug (e.g. "fitness"): a CTR model feature.
+    industry: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[AdvertiserStatus] = mapped_column(
         enum_column(AdvertiserStatus, "advertiser_status"), default=AdvertiserStatus.ACTIVE
     )

@@ -15,6 +15,7 @@ from adsmanager.services.access import Actor, scoped
 from adsmanager.services.errors import Conflict, FieldErrors, NotFound
 from adsmanager.services.objects import apply, archive_children
 from adsmanager.services.pagination import Page, paginate
+from adsmanager.services.targeting import slug_error
 from adsmanager.vocabulary import AdvertiserStatus, Role
 
 
@@ -28,14 +29,23 @@ def _check(fields: dict[str, Any], errors: FieldErrors) -> None:
             "timezone",
             f"Unknown time zone '{fields['timezone']}'; use an IANA name, e.g. 'America/New_York'.",
         )
+    industry = fields.get("industry")
+    if industry is not None and (problem := slug_error(industry)):
+        errors.add("industry", problem)
 
 
 def create(
-    db: Database, actor: Actor, *, name: str, currency: str, timezone: str
+    db: Database,
+    actor: Actor,
+    *,
+    name: str,
+    currency: str,
+    timezone: str,
+    industry: str | None = None,
 ) -> tuple[Advertiser, api_keys.IssuedKey]:
     """Create an advertiser and its first API key, in one transaction."""
     errors = FieldErrors()
-    _check({"currency": currency, "timezone": timezone}, errors)
+    _check({"currency": currency, "timezone": timezone, "industry": industry}, errors)
     errors.raise_if_any()
     with db.transaction() as session:
         advertiser = Advertiser(
@@ -43,6 +53,7 @@ def create(
             name=name,
             currency=currency,
             timezone=timezone,
+            industry=industry,
             status=AdvertiserStatus.ACTIVE,
         )
         session.add(advertiser)

@@ -83,6 +83,7 @@ def seed_market(
                 "name": f"Simulated {group.advertiser_id[-4:]}",
                 "currency": "USD",
                 "timezone": group.timezone,
+                "industry": group.industry,
                 "status": "ACTIVE",
                 **stamps,
             },

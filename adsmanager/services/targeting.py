@@ -43,7 +43,7 @@ def _language(value: str) -> str | None:
     return f"Unknown language code '{value}'; use ISO 639-1 in lower case, e.g. 'en'."
 
 
-def _slug(value: str) -> str | None:
+def slug_error(value: str) -> str | None:
     if SLUG.match(value):
         return None
     return f"'{value}' is not a category slug (lower-case letters, digits, '-' or '_')."
@@ -59,8 +59,8 @@ CHECKS: dict[str, Callable[[str], str | None]] = {
     "age_groups": _closed(AGE_GROUPS, "age group"),
     "genders": _closed(GENDERS, "gender"),
     "os": _closed(OPERATING_SYSTEMS, "os"),
-    "interests": _slug,
-    "excluded_categories": _slug,
+    "interests": slug_error,
+    "excluded_categories": slug_error,
     "excluded_creators": _creator_id,
 }
 

@@ -103,7 +103,8 @@ def _event(event_type: str):
 def logged_rows(
     db: Database, since: datetime | None = None, until: datetime | None = None
 ) -> LoggedRows:
-    """Shown ads in ``[since, until)``, oldest first."""
+    """Shown ads in ``[since, until)``, oldest first; rows logged under an earlier feature
+    spec (another number of features) are left out."""
     return logged_rows_from(logged_chunks(db, since, until))
 
 
@@ -124,6 +125,10 @@ def logged_chunks(
     width = len(FEATURE_NAMES)
     with db.read() as session:
         for chunk in session.execute(statement).partitions():
+            # Rows logged under an earlier feature spec (another width) cannot train this one.
+            chunk = [row for row in chunk if len(row[0]) == width]
+            if not chunk:
+                continue
             yield (
                 np.asarray([row[0] for row in chunk], dtype=np.float64).reshape(len(chunk), width),
                 np.asarray([int(row[1]) for row in chunk], dtype=np.int8),

@@ -128,6 +128,7 @@ GROUP_COLUMNS = (
     Campaign.start_time,
     Campaign.end_time,
     Advertiser.timezone,
+    Advertiser.industry,
 )
 
 
@@ -180,6 +181,7 @@ def load_ad_groups(session: Session, only: Iterable[str] | None = None) -> dict[
             start,
             end,
             timezone,
+            industry,
         ) = row
         if group_id not in ads:
             continue
@@ -200,6 +202,7 @@ def load_ad_groups(session: Session, only: Iterable[str] | None = None) -> dict[
             pacing=shared(str(pacing)),
             frequency_cap=(cap_max, cap_hours) if cap_max is not None else None,
             dayparting=shared(_hours_of_week(dayparting)),
+            industry=shared(industry),
         )
     return servable
 

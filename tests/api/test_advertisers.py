@@ -39,6 +39,8 @@ def test_admin_creates_an_advertiser_with_a_working_first_key(admin, db):
         ({"name": "   ", "currency": "USD", "timezone": "UTC"}, "name"),
         ({"currency": "USD", "timezone": "UTC"}, "name"),
         ({"name": "A", "currency": "USD", "timezone": "UTC", "status": "ACTIVE"}, "status"),
+        ({"name": "A", "currency": "USD", "timezone": "UTC", "industry": "Pet Food"}, "industry"),
+        ({"name": "A", "currency": "USD", "timezone": "UTC", "industry": ""}, "industry"),
     ],
 )
 def test_invalid_advertisers_are_422_and_write_nothing(admin, db, body, field):
@@ -103,6 +105,22 @@ def test_update_and_suspend(admin, acme):
         "Europe/Paris",
     )
     assert response.json["updated_at"] >= response.json["created_at"]
+
+
+def test_industry_is_optional_validated_and_changeable(admin, acme):
+    advertiser_id = acme[0]["id"]
+    assert acme[0]["industry"] is None
+    created = admin.post(
+        "/v1/advertisers",
+        json={"name": "Petco", "currency": "USD", "timezone": "UTC", "industry": "pets"},
+    )
+    assert created.status_code == 201 and created.json["industry"] == "pets"
+    url = f"/v1/advertisers/{advertiser_id}"
+    assert admin.patch(url, json={"industry": "home-garden"}).json["industry"] == "home-garden"
+    bad = admin.patch(url, json={"industry": "Home & Garden"})
+    assert bad.status_code == 422 and "industry" in bad.json["fields"]
+    assert admin.get(url).json["industry"] == "home-garden"
+    assert admin.patch(url, json={"industry": None}).json["industry"] is None
 
 
 def test_currency_cannot_change(admin, acme):

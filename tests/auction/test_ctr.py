@@ -167,6 +167,19 @@ def test_ad_group_features(market):
     assert _feature(row, "targets_interests") == 0
 
 
+@pytest.mark.parametrize(("industry", "expected"), [("cars", 1), ("travel", 0), (None, -1)])
+def test_industry_match_says_whether_the_viewer_has_the_advertisers_industry(
+    market, industry, expected
+):
+    user = User(id="u", interests=frozenset({"pets", "cars"}))
+    row = features.vectorize(user, replace(market[0], industry=industry), 0, NOW)
+    assert _feature(row, "industry_match") == expected
+
+
+def test_simulated_advertisers_name_the_industry_the_click_model_rewards(market):
+    assert all(g.industry == simulator.advertiser_vertical(g.advertiser_id) for g in market)
+
+
 def test_time_features_are_in_utc(market):
     user = _unknown_user()
     # Friday 2025-03-14 23:30 in New York is Saturday 03:30 UTC.

@@ -49,6 +49,19 @@ def test_a_window_selects_only_its_rows(db, logged):
     assert early.last < middle <= late.first
 
 
+def test_rows_logged_under_an_earlier_feature_spec_are_left_out(db, logged):
+    """After an upgrade that adds a feature, the rows logged before it cannot train."""
+    middle = START + timedelta(hours=10)
+    late = training.logged_rows(db, since=middle)
+    with db.transaction() as session:
+        for row in session.scalars(select(ServedAd).where(ServedAd.served_at < middle)):
+            row.features = row.features[:-1]
+    kept = training.logged_rows(db)
+    assert 0 < len(kept) == len(late) < len(logged)
+    assert np.array_equal(kept.rows.X, late.rows.X)
+    assert np.array_equal(kept.rows.y, late.rows.y)
+
+
 def test_training_registers_an_evaluated_model_and_activates_it_only_if_better(db, logged):
     first = training.train_and_register(db, num_trees=40, created_by="test")
     metrics = first.metrics
@@ -74,7 +87,7 @@ def test_too_few_rows_is_a_clear_error(db):
         training.train_and_register(db)
 
 
-def _simulated_logged(seed: int, impressions: int = 30_000) -> training.LoggedRows:
+def _simulated_logged(seed: int, impressions: int = 60_000) -> training.LoggedRows:
     """Simulated impressions as logged rows: enough clicks that a model beats the prior."""
     users = simulator.make_users(2_000, seed=seed)
     market = simulator.make_market(20, 5, seed=seed, now=START)

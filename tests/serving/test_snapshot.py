@@ -34,6 +34,10 @@ def test_refresh_follows_every_kind_of_change(admin, acme, db):
     assert holder.refresh() is True and holder.current().ad_groups == {}
     admin.patch(f"/v1/advertisers/{acme[0]['id']}", json={"status": "ACTIVE"})
     assert holder.refresh() is True
+    assert holder.current().ad_groups[group["id"]].industry is None
+    admin.patch(f"/v1/advertisers/{acme[0]['id']}", json={"industry": "pets"})
+    assert holder.refresh() is True
+    assert holder.current().ad_groups[group["id"]].industry == "pets"
 
     api.patch(f"/v1/ads/{ad['id']}", json={"creative": {"caption": "new words"}})
     assert holder.refresh() is True and holder.current().ad_groups == {}  # back in review

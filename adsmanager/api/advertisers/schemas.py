@@ -18,6 +18,19 @@ TIMEZONE = fields.String(
         "example": "America/New_York",
     },
 )
+INDUSTRY = {
+    "description": (
+        "What the advertiser sells, as an interest slug (e.g. fitness): the CTR model uses "
+        "whether a viewer has this interest. Null if not given."
+    ),
+    "example": "fitness",
+}
+
+
+def _industry(**options) -> fields.String:
+    return fields.String(
+        allow_none=True, validate=validate.Length(min=1, max=64), metadata=INDUSTRY, **options
+    )
 
 
 class AdvertiserSchema(StrictSchema):
@@ -25,6 +38,7 @@ class AdvertiserSchema(StrictSchema):
     name = fields.String(required=True)
     currency = fields.String(required=True)
     timezone = fields.String(required=True)
+    industry = fields.String(required=True, allow_none=True, metadata=INDUSTRY)
     status = fields.Enum(AdvertiserStatus, by_value=True, required=True)
     created_at = fields.DateTime(required=True)
     updated_at = fields.DateTime(required=True)
@@ -42,11 +56,13 @@ class AdvertiserCreateSchema(StrictSchema):
     name = Name(required=True)
     currency = fields.String(required=True, validate=CURRENCY.validate, metadata=CURRENCY.metadata)
     timezone = fields.String(required=True, validate=TIMEZONE.validate, metadata=TIMEZONE.metadata)
+    industry = _industry(load_default=None)
 
 
 class AdvertiserUpdateSchema(StrictSchema):
     name = Name()
     timezone = fields.String(validate=TIMEZONE.validate, metadata=TIMEZONE.metadata)
+    industry = _industry()
     status = fields.Enum(
         AdvertiserStatus,
         by_value=True,
