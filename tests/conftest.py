@@ -110,6 +110,10 @@ def _empty_tables(request) -> Iterator[None]:
     database = request.getfixturevalue("db") if uses_database else None
     yield
     if database is not None:
+        # Served ads still queued for the log writer would land in the next test's tables.
+        runtime = request.getfixturevalue("app").extensions.get("adsmanager.serving")
+        if runtime is not None:
+            runtime.logs.flush()
         empty_all_tables(database)
 
 
@@ -156,6 +160,7 @@ def serving(app, db):
     runtime = Serving(settings, db)
     app.extensions["adsmanager.serving"] = runtime
     yield runtime
+    runtime.logs.flush()
     app.extensions.pop("adsmanager.serving", None)
 
 
