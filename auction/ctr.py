@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import lightgbm
 import numpy as np
@@ -22,6 +22,9 @@ from auction import features
 from auction.history import EMPTY_HISTORY, CtrHistory
 from auction.types import AdGroup, User
 
+if TYPE_CHECKING:
+    from auction.calibration import PositionEffect
+
 MIN_PCTR = 1e-6
 MAX_PCTR = 1 - 1e-6
 
@@ -29,9 +32,10 @@ MAX_PCTR = 1 - 1e-6
 # siblings for the cores.
 _PREDICT_PARAMS = {"num_threads": 1}
 
-# A model artifact is JSON: the LightGBM model, the calibration fitted on held-out data, and
-# the hash of the feature definition both were fitted on.
+# A model artifact is JSON: the LightGBM model, the calibration fitted on held-out data, the
+# position effect (optional), and the hash of the feature definition all were fitted on.
 ARTIFACT_FORMAT = "adsmanager-ctr-model/1"
+_POSITION = features.FEATURE_NAMES.index("position")
 
 
 class Calibration(Protocol):
@@ -124,10 +128,12 @@ class LightGBMPredictor:
         booster: lightgbm.Booster,
         version: str | None = None,
         calibration: Calibration | None = None,
+        position_effect: PositionEffect | None = None,
     ) -> None:
         _check_feature_names(booster)
         self.booster = booster
         self.calibration = calibration
+        self.position_effect = position_effect
         self._score = _BoosterScorer(booster)
         # By default the version names the content: two identical models share it.
         self.version = version if version is not None else artifact_version(self.to_artifact())
@@ -163,12 +169,16 @@ class LightGBMPredictor:
                 f"{features.FEATURE_SPEC_HASH}"
             )
         model = cls.from_model_string(str(document.get("lightgbm", "")), version)
-        if document.get("calibration") is not None:
-            from auction.calibration import calibration_from_dict
+        from auction.calibration import PositionEffect, calibration_from_dict
 
-            calibration = calibration_from_dict(document["calibration"])
-            return cls(model.booster, version, calibration)
-        return model
+        calibration = document.get("calibration")
+        effect = document.get("position_effect")
+        return cls(
+            model.booster,
+            version,
+            calibration_from_dict(calibration) if calibration is not None else None,
+            PositionEffect.from_dict(effect) if effect is not None else None,
+        )
 
     def to_model_string(self) -> str:
         return self.booster.model_to_string()
@@ -180,13 +190,21 @@ class LightGBMPredictor:
                 "feature_spec_hash": features.FEATURE_SPEC_HASH,
                 "lightgbm": self.to_model_string(),
                 "calibration": self.calibration.to_dict() if self.calibration else None,
+                "position_effect": (
+                    self.position_effect.to_dict() if self.position_effect else None
+                ),
             },
             sort_keys=True,
         )
 
-    def calibrated(self, calibration: Calibration) -> LightGBMPredictor:
-        """The same trees followed by ``calibration`` (a new version)."""
-        return LightGBMPredictor(self.booster, calibration=calibration)
+    def calibrated(
+        self, calibration: Calibration, position_effect: PositionEffect | None = None
+    ) -> LightGBMPredictor:
+        """The same trees followed by ``calibration`` and the slot's ``position_effect``
+        (a new version)."""
+        return LightGBMPredictor(
+            self.booster, calibration=calibration, position_effect=position_effect
+        )
 
     @property
     def num_trees(self) -> int:
@@ -208,6 +226,8 @@ class LightGBMPredictor:
         raw = self.raw_rows(rows)
         if self.calibration is not None and raw.size:
             raw = self.calibration.apply(raw)
+        if self.position_effect is not None and raw.size:
+            raw = self.position_effect.apply(raw, rows[:, _POSITION])
         return clip_pctr(raw)
 
     def raw_rows(self, rows: np.ndarray) -> np.ndarray:
@@ -307,6 +327,9 @@ def training_params(*, learning_rate: float, num_leaves: int, seed: int) -> dict
         # took the held-out log-loss gain over the constant prior from under 40% of the
         # oracle's to about 75% (100k rows) and 55% (200k rows, 600 ad groups).
         "lambda_l2": 1000.0,
+        # No split on the slot position: the calibration's PositionEffect carries it as one
+        # smooth slope (per-slot splits fitted each slot's click noise).
+        "feature_penalty": [0.0 if n == "position" else 1.0 for n in features.FEATURE_NAMES],
         # The same rows and parameters give the same model, bit for bit: a fixed thread
         # count (histograms are summed per thread) and a fixed histogram layout.
         "deterministic": True,

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from adsmanager.services import ctr_models
 from auction import ctr, evaluation, simulator
-from auction.calibration import fit_calibration
+from auction.calibration import calibrate
 
 NOW = datetime(2026, 11, 2, 12, tzinfo=UTC)
 
@@ -26,7 +26,7 @@ def trained(seed: int, trees: int = 5) -> tuple[ctr.LightGBMPredictor, dict]:
     middle = ctr.TrainingRows(rows.X[third : 2 * third], rows.y[third : 2 * third])
     tail = ctr.TrainingRows(rows.X[2 * third :], rows.y[2 * third :])
     model = ctr.train(head, num_trees=trees, seed=seed)
-    model = model.calibrated(fit_calibration(model.raw_rows(middle.X), middle.y))
+    model = calibrate(model, head, middle)
     predicted = model.predict_rows(tail.X)
     report = evaluation.evaluate(tail.y, predicted)
     report["version"] = model.version

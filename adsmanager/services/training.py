@@ -22,7 +22,7 @@ from adsmanager.services import ctr_models
 from adsmanager.services.errors import Conflict
 from adsmanager.vocabulary import ModelStatus
 from auction import evaluation
-from auction.calibration import fit_calibration
+from auction.calibration import calibrate
 from auction.ctr import ConstantPredictor, LightGBMPredictor, TrainingRows, train
 from auction.features import FEATURE_NAMES
 from auction.tokens import CLICK, IMPRESSION
@@ -156,10 +156,10 @@ def fit(
     on_tree: Callable[[int], None] | None = None,
 ) -> LightGBMPredictor:
     """Trees on the first part, a calibration of their output on the second (isotonic, or
-    Platt scaling when it holds few clicks)."""
+    Platt scaling when it holds few clicks), and the slot's position effect (its slope from
+    the first part)."""
     trees = train(train_part, num_trees=num_trees, on_iteration=on_tree)
-    calibration = fit_calibration(trees.raw_rows(calibration_part.X), calibration_part.y)
-    return trees.calibrated(calibration)
+    return calibrate(trees, train_part, calibration_part)
 
 
 def _groups(test: LoggedRows, seen_ad_groups: np.ndarray) -> dict[str, np.ndarray]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
@@ -14,11 +15,14 @@ from hypothesis import strategies as st
 from auction.calibration import (
     IsotonicCalibration,
     PlattCalibration,
+    PositionEffect,
     calibration_from_dict,
     fit_calibration,
 )
 from auction.ctr import MAX_PCTR, MIN_PCTR
 from auction.evaluation import calibration_ratio
+
+NOW = datetime(2026, 11, 2, 12, tzinfo=UTC)
 
 SEED = 2025
 # Clicks are rare, so a calibration fitted on N rows is off by about 1/sqrt(clicks) overall:
@@ -330,3 +334,64 @@ def test_a_platt_calibration_round_trips_and_malformed_ones_are_refused():
     ):
         with pytest.raises(ValueError):
             calibration_from_dict(broken)
+
+
+# --- the slot's position effect ------------------------------------------------------------
+
+
+def _position_rows(rng, slope: float, count: int):
+    """Calibrated pCTRs that leave the position out, and clicks drawn with it."""
+    base = rng.uniform(0.005, 0.06, count)
+    positions = rng.integers(0, 16, count).astype(np.float64)
+    log_odds = np.log(base / (1 - base)) + slope * (positions - 7.5)
+    clicks = (rng.random(count) < 1 / (1 + np.exp(-log_odds))).astype(np.int8)
+    return base, positions, clicks
+
+
+def test_the_position_effect_finds_the_slope_and_keeps_the_held_out_rate(rng):
+    fitting = _position_rows(rng, -0.06, 400_000)
+    held_out = _position_rows(rng, -0.06, 60_000)
+    effect = PositionEffect.fit(fitting, held_out)
+    assert effect.slope == pytest.approx(-0.06, abs=0.01)
+    assert effect.center == pytest.approx(7.5, abs=0.05)
+    pctrs, positions, clicks = held_out
+    adjusted = effect.apply(pctrs, positions)
+    assert adjusted.sum() == pytest.approx(clicks.sum(), rel=1e-6)
+    assert (adjusted[positions == 0].mean() > pctrs[positions == 0].mean()) and (
+        adjusted[positions == 15].mean() < pctrs[positions == 15].mean()
+    )
+
+
+def test_no_position_effect_gives_a_flat_slope(rng):
+    effect = PositionEffect.fit(_position_rows(rng, 0.0, 200_000), _position_rows(rng, 0.0, 1))
+    assert effect.slope == pytest.approx(0.0, abs=0.01)
+
+
+def test_a_position_effect_round_trips_in_the_model_artifact_and_malformed_ones_are_refused(rng):
+    from auction import simulator
+    from auction.ctr import LightGBMPredictor, train
+    from auction.features import FEATURE_NAMES
+
+    rows = simulator.training_rows(
+        simulator.simulate_impressions(
+            simulator.make_users(200, seed=3), simulator.make_market(4, 3, 3, NOW), 4000, 3, NOW
+        )
+    )
+    effect = PositionEffect(-0.05, 0.1, 7.0)
+    model = train(rows, num_trees=5).calibrated(PlattCalibration(1.0, 0.0), effect)
+    restored = LightGBMPredictor.from_artifact(model.to_artifact())
+    assert restored.position_effect == effect and restored.version == model.version
+    assert np.array_equal(restored.predict_rows(rows.X), model.predict_rows(rows.X))
+    # The effect is applied: slot 0 above slot 15 for the same row otherwise.
+    row = rows.X[:1].copy()
+    top, bottom = row.copy(), row.copy()
+    top[0, FEATURE_NAMES.index("position")], bottom[0, FEATURE_NAMES.index("position")] = 0, 15
+    assert model.predict_rows(top)[0] > model.predict_rows(bottom)[0]
+    for broken in (
+        {"slope": 1.0, "intercept": 0.0},
+        {"slope": float("inf"), "intercept": 0.0, "center": 7.0},
+        {"slope": "1", "intercept": 0.0, "center": 7.0},
+        [1.0, 0.0, 7.0],
+    ):
+        with pytest.raises(ValueError):
+            PositionEffect.from_dict(broken)

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from auction import features, simulator
+from auction.calibration import PositionEffect
 from auction.ctr import (
     MAX_PCTR,
     MIN_PCTR,
@@ -28,6 +29,7 @@ from auction.types import User
 
 NOW = datetime(2025, 3, 14, 12, 30, tzinfo=UTC)
 SEED = 2025
+POSITION = features.FEATURE_NAMES.index("position")
 TRAIN_IMPRESSIONS = 100_000
 HELD_OUT_IMPRESSIONS = 30_000
 
@@ -62,6 +64,15 @@ def held_out(impressions):
 @pytest.fixture(scope="module")
 def model(train_rows):
     return train(train_rows)
+
+
+@pytest.fixture(scope="module")
+def positioned(model, train_rows):
+    """The trees (which never split on the position) with the slot's effect fitted on their
+    own rows, without a calibration."""
+    raw, positions = model.raw_rows(train_rows.X), train_rows.X[:, POSITION]
+    effect = PositionEffect.fit((raw, positions, train_rows.y), (raw, positions, train_rows.y))
+    return LightGBMPredictor(model.booster, position_effect=effect)
 
 
 @pytest.fixture(scope="module")
@@ -230,9 +241,11 @@ def test_trained_model_has_at_least_100_trees(model):
     assert re.fullmatch(r"lgbm-[0-9a-f]{16}", model.version)
 
 
-def test_trained_model_beats_the_constant_prior_and_nears_the_oracle(model, train_rows, held_out):
+def test_trained_model_beats_the_constant_prior_and_nears_the_oracle(
+    positioned, train_rows, held_out
+):
     rows, true_p = held_out
-    predicted = model.predict_rows(rows.X)
+    predicted = positioned.predict_rows(rows.X)
     prior = np.full(len(rows), ConstantPredictor.fit(train_rows).pctr)
     model_loss, oracle_loss = log_loss(rows.y, predicted), log_loss(rows.y, true_p)
     constant_loss = log_loss(rows.y, prior)
@@ -242,10 +255,34 @@ def test_trained_model_beats_the_constant_prior_and_nears_the_oracle(model, trai
     assert auc(rows.y, true_p) - auc(rows.y, predicted) < 0.05
 
 
-def test_trained_model_is_calibrated(model, held_out):
+def test_trained_model_is_calibrated(positioned, held_out):
     rows, _ = held_out
-    mean_predicted = float(model.predict_rows(rows.X).mean())
+    mean_predicted = float(positioned.predict_rows(rows.X).mean())
     assert mean_predicted == pytest.approx(rows.y.mean(), rel=0.10)
+
+
+def test_trees_never_split_on_the_position(model):
+    splits = []
+
+    def walk(node):
+        if "split_feature" in node:
+            splits.append(node["split_feature"])
+            walk(node["left_child"])
+            walk(node["right_child"])
+
+    for tree in model.booster.dump_model()["tree_info"]:
+        walk(tree["tree_structure"])
+    assert splits and POSITION not in splits
+
+
+def test_the_position_effect_follows_the_true_slope_at_every_slot(positioned, held_out):
+    """One slope, not a step per slot: no slot is off by the noise of its own clicks."""
+    rows, true_p = held_out
+    predicted, positions = positioned.predict_rows(rows.X), rows.X[:, POSITION]
+    assert positioned.position_effect.slope == pytest.approx(simulator.POSITION_SLOPE, abs=0.015)
+    for slot in np.unique(positions):
+        shown = positions == slot
+        assert predicted[shown].sum() / true_p[shown].sum() == pytest.approx(1.0, abs=0.1)
 
 
 def test_predict_scores_a_request_like_its_feature_rows(model, users, market):
