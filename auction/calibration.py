@@ -350,16 +350,19 @@ def fit_calibration(raw: np.ndarray, labels: np.ndarray) -> IsotonicCalibration 
     return PlattCalibration.fit(raw, labels)
 
 
-def calibrate(trees: LightGBMPredictor, train: TrainingRows, held_out: TrainingRows):
+def calibrate(
+    trees: LightGBMPredictor, train: TrainingRows, held_out: TrainingRows
+) -> LightGBMPredictor:
     """``trees`` followed by a calibration fitted on ``held_out`` rows and a position effect
     whose slope comes from (at most ``POSITION_FIT_ROWS`` of) the ``train`` rows."""
-    calibration = fit_calibration(trees.raw_rows(held_out.X), held_out.y)
+    held_out_raw = trees.raw_rows(held_out.X)
+    calibration = fit_calibration(held_out_raw, held_out.y)
     step = max(1, -(-len(train) // POSITION_FIT_ROWS))
     sample = TrainingRows(train.X[::step], train.y[::step])
     position = features.FEATURE_NAMES.index("position")
     effect = PositionEffect.fit(
         (calibration.apply(trees.raw_rows(sample.X)), sample.X[:, position], sample.y),
-        (calibration.apply(trees.raw_rows(held_out.X)), held_out.X[:, position], held_out.y),
+        (calibration.apply(held_out_raw), held_out.X[:, position], held_out.y),
     )
     return trees.calibrated(calibration, effect)
 

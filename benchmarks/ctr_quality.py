@@ -249,9 +249,10 @@ def main() -> None:
     prior = ctr.ConstantPredictor.fit(train).pctr
     attainable = AttainableOracle(truth, records[:cut])
     positions = test.X[:, POSITION].astype(int)
+    predicted = model.predict_rows(test.X)
     reports = {
         "model": evaluation.evaluate(
-            test.y, model.predict_rows(test.X), groups={"position": positions}, min_group_rows=1000
+            test.y, predicted, groups={"position": positions}, min_group_rows=1000
         ),
         "uncalibrated": evaluation.evaluate(test.y, trees.raw_rows(test.X)),
         "oracle": evaluation.evaluate(
@@ -285,7 +286,7 @@ def main() -> None:
         "  (each position holds about 1/16 of the clicks, so sampling noise alone moves a "
         "ratio by several percent: compare with the oracle's)"
     )
-    predicted, expected = model.predict_rows(test.X), true_p[cut:]
+    expected = true_p[cut:]
     print(
         "  calibration by position, model, against expected clicks (sum of true p, no "
         "sampling noise): "
