@@ -59,6 +59,34 @@ class CtrPredictor(Protocol):
         history: CtrHistory = EMPTY_HISTORY,
     ) -> list[float]: ...
 
+    def predict_slots(
+        self,
+        user: User,
+        ad_groups: Sequence[AdGroup],
+        positions: Sequence[int],
+        now: datetime,
+        history: CtrHistory = EMPTY_HISTORY,
+    ) -> list[list[float]]:
+        """Every ad group at every slot: ``result[k][i]`` is ad group ``i`` at
+        ``positions[k]``, exactly what ``predict`` gives it there."""
+        ...
+
+
+class SlotsFromPredict:
+    """``predict_slots`` as one ``predict`` call per slot, for a predictor with no cheaper
+    way (each slot costs a full scoring)."""
+
+    def predict_slots(
+        self,
+        user: User,
+        ad_groups: Sequence[AdGroup],
+        positions: Sequence[int],
+        now: datetime,
+        history: CtrHistory = EMPTY_HISTORY,
+    ) -> list[list[float]]:
+        predict = self.predict  # type: ignore[attr-defined]
+        return [predict(user, ad_groups, [p] * len(ad_groups), now, history) for p in positions]
+
 
 def clip_pctr(values: np.ndarray) -> np.ndarray:
     return np.clip(values, MIN_PCTR, MAX_PCTR)
@@ -118,6 +146,16 @@ class ConstantPredictor:
             raise ValueError(f"{len(ad_groups)} ad groups but {len(positions)} positions")
         return [self.pctr] * len(ad_groups)
 
+    def predict_slots(
+        self,
+        user: User,
+        ad_groups: Sequence[AdGroup],
+        positions: Sequence[int],
+        now: datetime,
+        history: CtrHistory = EMPTY_HISTORY,
+    ) -> list[list[float]]:
+        return [[self.pctr] * len(ad_groups) for _ in positions]
+
 
 class LightGBMPredictor:
     """A LightGBM binary classifier over ``features.FEATURE_NAMES``, optionally followed by a
@@ -135,6 +173,9 @@ class LightGBMPredictor:
         self.calibration = calibration
         self.position_effect = position_effect
         self._score = _BoosterScorer(booster)
+        # Trees trained since the position effect never split on the slot position, so one
+        # tree pass serves every slot; older ones are scored once per slot.
+        self._splits_on_position = bool(booster.feature_importance("split")[_POSITION])
         # By default the version names the content: two identical models share it.
         self.version = version if version is not None else artifact_version(self.to_artifact())
 
@@ -221,14 +262,40 @@ class LightGBMPredictor:
         rows = features.matrix(user, ad_groups, positions, now, history)
         return self.predict_rows(rows).tolist()
 
+    def predict_slots(
+        self,
+        user: User,
+        ad_groups: Sequence[AdGroup],
+        positions: Sequence[int],
+        now: datetime,
+        history: CtrHistory = EMPTY_HISTORY,
+    ) -> list[list[float]]:
+        if not positions or not ad_groups:
+            return [[] for _ in positions]
+        rows = features.matrix(user, ad_groups, [positions[0]] * len(ad_groups), now, history)
+        if self._splits_on_position:
+            stacked = np.tile(rows, (len(positions), 1))
+            stacked[:, _POSITION] = np.repeat(np.asarray(positions, np.float64), len(rows))
+            return self.predict_rows(stacked).reshape(len(positions), len(rows)).tolist()
+        calibrated = self._calibrated(rows)
+        if self.position_effect is None:
+            return [clip_pctr(calibrated).tolist() for _ in positions]
+        # One row of pCTRs per slot, from the same calibrated tree scores.
+        at_slots = np.asarray(positions, np.float64)[:, None]
+        return clip_pctr(self.position_effect.apply(calibrated[None, :], at_slots)).tolist()
+
     def predict_rows(self, rows: np.ndarray) -> np.ndarray:
         """Clipped, calibrated pCTRs of feature rows, all scored by one Booster call."""
-        raw = self.raw_rows(rows)
-        if self.calibration is not None and raw.size:
-            raw = self.calibration.apply(raw)
+        raw = self._calibrated(rows)
         if self.position_effect is not None and raw.size:
             raw = self.position_effect.apply(raw, rows[:, _POSITION])
         return clip_pctr(raw)
+
+    def _calibrated(self, rows: np.ndarray) -> np.ndarray:
+        raw = self.raw_rows(rows)
+        if self.calibration is not None and raw.size:
+            raw = self.calibration.apply(raw)
+        return raw
 
     def raw_rows(self, rows: np.ndarray) -> np.ndarray:
         """The trees' own probabilities, before calibration."""

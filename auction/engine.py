@@ -93,7 +93,7 @@ class Outcome:
     items: list[FeedItem | Winner]
     winners: list[Winner]
     model_version: str
-    # Every scored candidate's bid, in scoring order.
+    # Every scored candidate's bid (with its pCTR in the first slot), in scoring order.
     bids: list[Bid] = field(default_factory=list)
     skipped: dict[str, int] = field(default_factory=dict)
     # The ad group given the exploration slot, if this page explored.
@@ -247,9 +247,10 @@ def run(
         ]
     if not chosen:
         return Outcome(list(request.feed), [], predictor.version, [], skipped)
-    # Scored once, at the first slot: later slots reuse that pCTR (see README).
-    pctrs = predictor.predict(
-        request.user, chosen, [slots[0].position] * len(chosen), request.now, history
+    # Every candidate at every slot: clicks fall down the feed, and a slot ranks and prices
+    # by the pCTRs it has (a CPM bid's worth does not fall with them, a CPC bid's does).
+    slot_pctrs = predictor.predict_slots(
+        request.user, chosen, [slot.position for slot in slots], request.now, history
     )
     by_id = {g.ad_group_id: g for g in chosen}
     tie_breaker = _tie_breakers(request.request_id)
@@ -264,14 +265,14 @@ def run(
             excluded_categories=g.targeting.excluded_categories,
             tie_breaker=tie_breaker(g.ad_group_id),
         )
-        for g, pctr in zip(chosen, pctrs, strict=True)
+        for g, pctr in zip(chosen, slot_pctrs[0], strict=True)
     ]
     if exploring:
         placements, explored = run_with_exploration(
-            bids, slots, config.reserves, history, config.new_ad_impressions
+            bids, slots, config.reserves, history, config.new_ad_impressions, slot_pctrs
         )
     else:
-        placements, explored = run_auction(bids, slots, config.reserves), None
+        placements, explored = run_auction(bids, slots, config.reserves, slot_pctrs), None
     blended = blend(request.feed, placements)
     winners = []
     items: list[FeedItem | Winner] = []

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import replace
 
 from auction.history import CtrHistory
 from auction.pricing import Slot, ecpm_micros, is_allowed, reserve_micros, run_auction
@@ -48,12 +49,16 @@ def run_with_exploration(
     reserves: ReservePrices,
     history: CtrHistory,
     new_ad_impressions: int,
+    slot_pctrs: Sequence[Sequence[float]] | None = None,
 ) -> tuple[list[Placement], Bid | None]:
     """The GSP auction over all slots but the last, exactly as without exploration (slots are
     filled in page order, so the last one never affects the others), then the newest
-    eligible bid of an advertiser that did not win in the last slot, at its reserve. With no
-    such bid, the plain auction over every slot."""
-    placements = run_auction(bids, slots[:-1], reserves)
+    eligible bid of an advertiser that did not win in the last slot, at its reserve (with
+    its pCTR there, from ``slot_pctrs`` as in ``run_auction``). With no such bid, the plain
+    auction over every slot."""
+    placements = run_auction(
+        bids, slots[:-1], reserves, slot_pctrs[:-1] if slot_pctrs is not None else None
+    )
     winners = {placement.bid.advertiser_id for placement in placements}
     explored = bid_to_explore(
         [bid for bid in bids if bid.advertiser_id not in winners],
@@ -63,7 +68,9 @@ def run_with_exploration(
         new_ad_impressions,
     )
     if explored is None:
-        return run_auction(bids, slots, reserves), None
+        return run_auction(bids, slots, reserves, slot_pctrs), None
+    if slot_pctrs is not None:
+        explored = replace(explored, pctr=slot_pctrs[-1][list(bids).index(explored)])
     empty_before = len(slots) - 1 - len(placements)
     placements.append(
         Placement(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import pairwise
 
 from auction.types import CPC, CPM, Bid, FeedItem, Placement, ReservePrices
@@ -83,19 +83,24 @@ def rank(bids: Iterable[Bid], reserves: ReservePrices) -> list[Bid]:
     return _rank(bids, _ecpms(bids), reserves)
 
 
-def _ecpms(bids: list[Bid]) -> dict[str, int]:
-    """Each bid's eCPM by ad group, each bid checked once.
+def _ecpms(bids: list[Bid], pctrs: Sequence[float] | None = None) -> dict[str, int]:
+    """Each bid's eCPM by ad group, each bid checked once; with ``pctrs``, each bid's eCPM at
+    the pCTR of the same index instead of its own.
 
     ``ecpm_micros`` with its checks written out in one loop: every auction prices 50 or
     more bids, and the four calls per bid cost more than the arithmetic. Bids whose bid is
     not a plain int or whose pCTR is not a plain float (which the engine never makes) go
     through ``ecpm_micros`` itself; a test holds this to it, errors included."""
     _check_unique_ad_groups(bids)
+    if pctrs is None:
+        pctrs = [bid.pctr for bid in bids]
+    elif len(pctrs) != len(bids):
+        raise ValueError(f"{len(bids)} bids but {len(pctrs)} pCTRs")
     ecpms = {}
-    for bid in bids:
-        event, micros, pctr = bid.billing_event, bid.bid_micros, bid.pctr
+    for bid, pctr in zip(bids, pctrs, strict=True):
+        event, micros = bid.billing_event, bid.bid_micros
         if type(micros) is not int or type(pctr) is not float:
-            ecpms[bid.ad_group_id] = ecpm_micros(bid)
+            ecpms[bid.ad_group_id] = ecpm_micros(replace(bid, pctr=pctr))
             continue
         if event not in BILLING_EVENTS:
             raise ValueError(f"unknown billing event {event!r} for {bid.ad_group_id}")
@@ -118,10 +123,18 @@ def _rank(bids: list[Bid], ecpms: dict[str, int], reserves: ReservePrices) -> li
 
 
 def run_auction(
-    bids: Iterable[Bid], slots: Sequence[Slot], reserves: ReservePrices
+    bids: Iterable[Bid],
+    slots: Sequence[Slot],
+    reserves: ReservePrices,
+    slot_pctrs: Sequence[Sequence[float]] | None = None,
 ) -> list[Placement]:
     """Fill the slots in page order, each with the best remaining bid allowed there, priced
     by the best other remaining bid allowed in that slot.
+
+    ``slot_pctrs[k][i]``, when given, is bid ``i``'s pCTR in slot ``k``: clicks fall down a
+    feed, so each slot ranks and prices the bids by the pCTRs they have there, and its
+    winner's ``Placement.bid`` carries that pCTR. Without it, each bid's own pCTR holds in
+    every slot.
 
     A slot nobody may take stays empty and later slots are still filled. Because an empty
     slot puts no ad in the feed, each placement's ``position`` is its slot's position less
@@ -131,17 +144,33 @@ def run_auction(
     _check_slot_order(slots)
     _check_reserves(reserves)
     bids = list(bids)
-    ecpms = _ecpms(bids)
-    remaining = _rank(bids, ecpms, reserves)
+    if slot_pctrs is not None and len(slot_pctrs) != len(slots):
+        raise ValueError(f"{len(slots)} slots but pCTRs for {len(slot_pctrs)}")
+    if slot_pctrs is None:
+        ecpms = _ecpms(bids)
+        ranked = _rank(bids, ecpms, reserves)
+    else:
+        index_of = {bid.ad_group_id: index for index, bid in enumerate(bids)}
     placements: list[Placement] = []
+    placed: set[str] = set()  # advertisers with an ad on the page
     empty_slots = 0
-    for slot in slots:
+    for number, slot in enumerate(slots):
+        if slot_pctrs is not None:
+            pctrs = slot_pctrs[number]
+            ecpms = _ecpms(bids, pctrs)
+            ranked = _rank(bids, ecpms, reserves)
         # Only the best two allowed bids matter: the winner and the one that prices it.
-        allowed = list(itertools.islice((bid for bid in remaining if is_allowed(bid, slot)), 2))
+        allowed = list(
+            itertools.islice(
+                (b for b in ranked if b.advertiser_id not in placed and is_allowed(b, slot)), 2
+            )
+        )
         if not allowed:
             empty_slots += 1
             continue
         winner = allowed[0]
+        if slot_pctrs is not None:
+            winner = replace(winner, pctr=pctrs[index_of[winner.ad_group_id]])
         runner_up_ecpm = ecpms[allowed[1].ad_group_id] if len(allowed) > 1 else 0
         placements.append(
             Placement(
@@ -151,7 +180,7 @@ def run_auction(
                 price_micros=_price(winner, runner_up_ecpm, _reserve(winner, reserves)),
             )
         )
-        remaining = [bid for bid in remaining if bid.advertiser_id != winner.advertiser_id]
+        placed.add(winner.advertiser_id)
     return placements
 
 

@@ -2,10 +2,11 @@
 would it have earned, before anyone switches the model.
 
 Each logged auction keeps its slots and every scored candidate with the feature vector it was
-scored on. Both models re-score the same candidates; the same GSP auction prices both
-rankings; one referee model's pCTR estimates the clicks of both outcomes (the candidate
-model by default: it was just evaluated on held-out data), so the difference comes from the
-ranking and pricing, not from who is judging.
+scored on (at the first slot). Both models re-score the same candidates at every slot, as
+serving does; the same GSP auction prices both rankings; one referee model's pCTR at the
+position each winner took estimates the clicks of both outcomes (the candidate model by
+default: it was just evaluated on held-out data), so the difference comes from the ranking
+and pricing, not from who is judging.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from auction.features import FEATURE_NAMES
 from auction.pricing import Slot, run_auction
 from auction.types import CPC, CPM, Bid, Placement, ReservePrices
 
 Scorer = Callable[[np.ndarray], np.ndarray]
 IMPRESSIONS_PER_MILLE = 1000
+_POSITION = FEATURE_NAMES.index("position")
 
 
 @dataclass(frozen=True)
@@ -61,16 +64,14 @@ def replay(
         if not auction.bids:
             continue
         count += 1
-        truth = dict(
-            zip((b.ad_group_id for b in auction.bids), referee(auction.features), strict=True)
-        )
         outcomes = {}
         for name, scorer in (("active", active), ("candidate", candidate)):
+            # As serving does: each candidate scored at each slot.
             placements = run_auction(
-                _rescored(auction.bids, scorer(auction.features)), auction.slots, reserves
+                auction.bids, auction.slots, reserves, _slot_pctrs(auction, scorer)
             )
             outcomes[name] = [(p.bid.ad_group_id, p.position, p.price_micros) for p in placements]
-            revenue, clicks = _expected(placements, truth)
+            revenue, clicks = _expected(placements, _clicks(auction, placements, referee))
             total = totals[name]
             total[0] += revenue
             total[1] += clicks
@@ -84,29 +85,35 @@ def replay(
     )
 
 
-def _rescored(bids: Sequence[Bid], pctrs: np.ndarray) -> list[Bid]:
+def _at_positions(rows: np.ndarray, positions: Sequence[int]) -> np.ndarray:
+    moved = np.array(rows, dtype=np.float64)
+    moved[:, _POSITION] = positions
+    return moved
+
+
+def _slot_pctrs(auction: LoggedAuction, scorer: Scorer) -> list[list[float]]:
+    rows = len(auction.bids)
     return [
-        Bid(
-            ad_group_id=bid.ad_group_id,
-            advertiser_id=bid.advertiser_id,
-            billing_event=bid.billing_event,
-            bid_micros=bid.bid_micros,
-            pctr=float(pctr),
-            excluded_creators=bid.excluded_creators,
-            excluded_categories=bid.excluded_categories,
-            tie_breaker=bid.tie_breaker,
-        )
-        for bid, pctr in zip(bids, pctrs, strict=True)
+        [float(p) for p in scorer(_at_positions(auction.features, [slot.position] * rows))]
+        for slot in auction.slots
     ]
 
 
-def _expected(placements: Sequence[Placement], truth: dict[str, float]) -> tuple[float, float]:
-    revenue = clicks = 0.0
-    for placement in placements:
-        p_click = float(truth[placement.bid.ad_group_id])
-        clicks += p_click
+def _clicks(auction: LoggedAuction, placements: Sequence[Placement], referee: Scorer) -> np.ndarray:
+    """The referee's pCTR of each placement, at the position it took."""
+    if not placements:
+        return np.empty(0)
+    index_of = {bid.ad_group_id: index for index, bid in enumerate(auction.bids)}
+    rows = auction.features[[index_of[p.bid.ad_group_id] for p in placements]]
+    return referee(_at_positions(rows, [p.position for p in placements]))
+
+
+def _expected(placements: Sequence[Placement], clicks: np.ndarray) -> tuple[float, float]:
+    revenue = total_clicks = 0.0
+    for placement, p_click in zip(placements, clicks.tolist(), strict=True):
+        total_clicks += p_click
         if placement.bid.billing_event == CPM:
             revenue += placement.price_micros / IMPRESSIONS_PER_MILLE
         elif placement.bid.billing_event == CPC:
             revenue += placement.price_micros * p_click
-    return revenue, clicks
+    return revenue, total_clicks

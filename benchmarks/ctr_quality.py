@@ -49,7 +49,7 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-class OraclePredictor:
+class OraclePredictor(ctr.SlotsFromPredict):
     """The simulator's true click probabilities: what a perfect model would predict."""
 
     version = "oracle"
@@ -64,7 +64,7 @@ class OraclePredictor:
         ]
 
 
-class AttainableOracle:
+class AttainableOracle(ctr.SlotsFromPredict):
     """The click model with each ad group's hidden quality replaced by its posterior given
     the training impressions: the mean click probability over a grid of qualities, weighted
     by the quality's normal prior times the likelihood of the ad group's clicks (whose other

@@ -110,7 +110,8 @@ def _log(
             },
         )
     if outcome.bids and random.random() < serving.settings.auction_log_sample_rate:
-        # Each candidate with the vector it was scored on (at the first slot), for replays.
+        # Each candidate with its vector at the first slot, for replays (which rescore it at
+        # every slot, as the auction did).
         scored = matrix(
             request.user,
             outcome.scored,

@@ -24,6 +24,7 @@ from auction.ctr import (
     auc,
     log_loss,
     train,
+    training_params,
 )
 from auction.types import User
 
@@ -293,6 +294,39 @@ def test_predict_scores_a_request_like_its_feature_rows(model, users, market):
         assert scores == model.predict_rows(rows).tolist()
         assert all(MIN_PCTR <= score <= MAX_PCTR for score in scores)
     assert model.predict(users[0], [], [], NOW) == []
+
+
+@pytest.fixture(scope="module")
+def splits_on_position(train_rows):
+    """A model of an earlier kind, whose trees split on the position."""
+    params = {**training_params(learning_rate=0.1, num_leaves=15, seed=1), "lambda_l2": 0.0}
+    del params["feature_penalty"]
+    dataset = lightgbm.Dataset(
+        train_rows.X, train_rows.y, feature_name=list(features.FEATURE_NAMES), params=params
+    )
+    return LightGBMPredictor(lightgbm.train(params, dataset, num_boost_round=30))
+
+
+@pytest.mark.parametrize(
+    "name", ["model", "positioned", "splits_on_position", "constant", "no_candidates"]
+)
+def test_predict_slots_is_predict_at_each_slot(name, request, users, market):
+    """Scored once for every slot (the trees never read the position), or once per slot for
+    trees that do: the same numbers as ``predict`` at each slot's position, exactly."""
+    predictor = ConstantPredictor(0.02) if name == "constant" else None
+    if name == "no_candidates":
+        predictor, market = request.getfixturevalue("positioned"), []
+    predictor = predictor or request.getfixturevalue(name)
+    slots = [2, 5, 9]
+    for user in (users[0], users[1], _unknown_user()):
+        by_slot = predictor.predict_slots(user, market, slots, NOW)
+        assert by_slot == [
+            predictor.predict(user, market, [slot] * len(market), NOW) for slot in slots
+        ]
+    assert predictor.predict_slots(users[0], market, [], NOW) == []
+    if name in ("positioned", "splits_on_position"):
+        # Clicks fall down the feed: every candidate's pCTR differs between the slots.
+        assert all(first != last for first, last in zip(by_slot[0], by_slot[-1], strict=True))
 
 
 def test_model_string_round_trip_gives_identical_predictions(model, held_out):

@@ -1,9 +1,11 @@
 """The engine end to end, with a predictor and counters of the test's own."""
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from auction import engine
-from auction.ctr import ConstantPredictor
+from auction.ctr import ConstantPredictor, SlotsFromPredict
+from auction.history import EMPTY_HISTORY
 from auction.market import Market
 from auction.types import (
     Ad,
@@ -122,3 +124,33 @@ def test_a_feed_too_short_for_a_slot_asks_nothing():
     )
     assert outcome.winners == [] and counters.asked == []
     assert outcome.items == list(FEED[:2])
+
+
+class FallingDownTheFeed(SlotsFromPredict):
+    """pCTR 0.02 at position 3, 0.01 at position 8: clicks fall down the feed."""
+
+    version = "falling"
+
+    def predict(self, user, ad_groups, positions, now, history=EMPTY_HISTORY):
+        return [0.02 if position <= 3 else 0.01 for position in positions]
+
+
+def test_each_slot_is_auctioned_at_its_own_pctrs():
+    def click_ad(name, bid):
+        return replace(group(name, f"adv_{name}", bid), billing_event="CPC")
+
+    groups = [click_ad("click1", 400_000), click_ad("click2", 300_000)]
+    groups.append(group("adg_b", "adv_b", 5_000_000))
+    request = engine.Request("req", User("u"), FEED, NOW)
+    outcome = engine.run(request, Market(groups, 0.02), FallingDownTheFeed(), Counters(), CONFIG)
+    placements = [w.placement for w in outcome.winners]
+    # First slot: click1's 400,000 x 0.02 x 1000 = 8,000,000 beats click2's 6,000,000 and
+    # pays 6,000,000 / 20 a click. Second slot: click2 is worth only 3,000,000 there, so
+    # adg_b (5,000,000) takes it and pays that (at the first slot's pCTR click2 would win).
+    assert [(p.bid.ad_group_id, p.position, p.price_micros) for p in placements] == [
+        ("click1", 3, 300_000),
+        ("adg_b", 8, 3_000_000),
+    ]
+    assert [p.bid.pctr for p in placements] == [0.02, 0.01]
+    # Audit: candidates are listed with their pCTR in the first slot.
+    assert {c["ad_group_id"]: c["pctr"] for c in outcome.candidates}["click2"] == 0.02

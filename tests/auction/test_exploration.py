@@ -76,6 +76,20 @@ def test_without_a_new_bid_of_another_advertiser_the_page_is_a_plain_auction():
     assert placements == run_auction(bids, slots, RESERVES)
 
 
+def test_the_explored_bid_carries_its_pctr_in_the_last_slot():
+    bids = [cpm("old1", 9_000_000, "adv_a"), cpc("new1", 400_000, 0.02, "adv_b")]
+    slots = [slot(3, CLEAN), slot(8, CLEAN)]
+    slot_pctrs = [[0.01, 0.02], [0.01, 0.012]]
+    placements, explored = run_with_exploration(
+        bids, slots, RESERVES, ESTABLISHED, 1000, slot_pctrs
+    )
+    assert placements[:1] == run_auction(bids, slots[:1], RESERVES, slot_pctrs[:1])
+    assert explored.ad_group_id == "new1" and explored.pctr == 0.012
+    last = placements[-1]
+    assert (last.bid, last.position) == (explored, 8)
+    assert (last.ecpm_micros, last.price_micros) == (4_800_000, RESERVES.cpc_micros)
+
+
 def test_an_empty_slot_before_it_moves_the_explored_ad_up():
     news = frozenset({"news"})
     bids = [

@@ -287,6 +287,49 @@ def test_one_ad_per_advertiser_and_the_dropped_bid_sets_no_price():
     ]
 
 
+def test_each_slot_ranks_and_prices_by_the_pctrs_of_that_slot():
+    bids = [cpm("m", 5_000_000), cpc("x", 400_000, 0.02), cpc("y", 300_000, 0.02)]
+    slots = [slot(3), slot(8)]
+    # The click ads' pCTR halves in the second slot; the CPM ad's worth does not fall.
+    placements = run_auction(bids, slots, RESERVES, [[0.01, 0.02, 0.02], [0.01, 0.01, 0.01]])
+    assert summary(placements) == [
+        ("x", 3, 8_000_000, 300_000),  # next: y's 6_000_000 / (0.02 x 1000)
+        ("m", 8, 5_000_000, 3_000_000),  # next: y's 300_000 x 0.01 x 1000 in this slot
+    ]
+    # Each winner carries its pCTR in the slot it took.
+    assert [p.bid.pctr for p in placements] == [0.02, 0.01]
+    # Priced as if the first slot's pCTRs held everywhere, y would take the second slot.
+    assert summary(run_auction(bids, slots, RESERVES)) == [
+        ("x", 3, 8_000_000, 300_000),
+        ("y", 8, 6_000_000, 250_000),  # next: m's 5_000_000 / (0.02 x 1000)
+    ]
+
+
+def test_a_cpc_winner_lower_down_pays_more_per_click_to_beat_a_cpm_bid():
+    bids = [cpm("m", 2_000_000), cpc("x", 400_000, 0.02)]
+    first, later = [[0.01, 0.02]], [[0.01, 0.008]]
+    assert summary(run_auction(bids, [slot(3)], RESERVES, first)) == [
+        ("x", 3, 8_000_000, 100_000)  # 2_000_000 / (0.02 x 1000)
+    ]
+    assert summary(run_auction(bids, [slot(9)], RESERVES, later)) == [
+        ("x", 9, 3_200_000, 250_000)  # 2_000_000 / (0.008 x 1000): fewer clicks, dearer
+    ]
+
+
+@pytest.mark.parametrize(
+    "slot_pctrs",
+    [
+        [[0.01, 0.02]],  # one slot's pCTRs for two slots
+        [[0.01, 0.02], [0.01]],  # a pCTR missing
+        [[0.01, 0.02], [0.01, 0.0]],  # not a probability
+    ],
+)
+def test_malformed_slot_pctrs_are_refused(slot_pctrs):
+    bids = [cpm("m", 2_000_000), cpc("x", 400_000, 0.02)]
+    with pytest.raises(ValueError):
+        run_auction(bids, [slot(3), slot(8)], RESERVES, slot_pctrs)
+
+
 def test_slots_out_of_page_order_are_refused():
     with pytest.raises(ValueError):
         run_auction([cpm("a", 2_000_000)], [slot(8), slot(3)], RESERVES)
@@ -474,3 +517,48 @@ def test_each_slot_goes_to_the_best_allowed_bid_at_the_least_price_that_keeps_it
         if placement.price_micros > reserve_for(winner, reserves):
             assert ecpm_at(winner, placement.price_micros - 1) < to_beat
         remaining = [bid for bid in remaining if bid.advertiser_id != winner.advertiser_id]
+
+
+slot_pctr_draws = st.lists(
+    st.lists(st.floats(0.0, 1.0, exclude_min=True), min_size=10, max_size=10),
+    min_size=4,
+    max_size=4,
+)
+
+
+@given(bid_lists, slot_lists, random_reserves)
+def test_each_bids_own_pctr_at_every_slot_is_the_plain_auction(bids, slots, reserves):
+    own = [[bid.pctr for bid in bids] for _ in slots]
+    assert run_auction(bids, slots, reserves, own) == run_auction(bids, slots, reserves)
+
+
+@given(bid_lists, slot_lists, random_reserves, slot_pctr_draws)
+def test_with_slot_pctrs_each_slot_is_the_plain_auction_at_its_own_pctrs(
+    bids, slots, reserves, draws
+):
+    """Slot k's winner and price are those of the plain auction over the bids not placed
+    earlier, each at its pCTR in slot k."""
+    slot_pctrs = [draw[: len(bids)] for draw in draws[: len(slots)]]
+    placements = run_auction(bids, slots, reserves, slot_pctrs)
+    placed: set[str] = set()
+    empty = 0
+    for each, pctrs in zip(slots, slot_pctrs, strict=True):
+        at_slot = [
+            replace(bid, pctr=pctr)
+            for bid, pctr in zip(bids, pctrs, strict=True)
+            if bid.advertiser_id not in placed
+        ]
+        # Only advertisers placed earlier drop out; their other bids go too.
+        expected = run_auction(at_slot, [each], reserves)
+        mine = [p for p in placements if p.position == each.position - empty]
+        if not expected:
+            assert mine == []
+            empty += 1
+            continue
+        assert len(mine) == 1
+        assert mine[0].bid == expected[0].bid
+        assert (mine[0].ecpm_micros, mine[0].price_micros) == (
+            expected[0].ecpm_micros,
+            expected[0].price_micros,
+        )
+        placed.add(mine[0].bid.advertiser_id)

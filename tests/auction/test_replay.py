@@ -3,12 +3,24 @@
 import numpy as np
 import pytest
 
+from auction.features import FEATURE_NAMES
 from auction.pricing import Slot
 from auction.replay import LoggedAuction, replay
 from auction.types import CPC, CPM, Bid, FeedItem, ReservePrices
 
 RESERVES = ReservePrices(cpm_micros=1_000_000, cpc_micros=10_000)
 SLOT = Slot(3, (FeedItem("v", "c", "comedy"),))
+POSITION = FEATURE_NAMES.index("position")
+MARK = FEATURE_NAMES.index("log_bid_micros")  # any column but the position
+
+
+def rows(count: int) -> np.ndarray:
+    """Feature rows scored at the first slot; each marked with its index, so scorers can
+    tell the candidates apart."""
+    features = np.zeros((count, len(FEATURE_NAMES)))
+    features[:, MARK] = np.arange(count)
+    features[:, POSITION] = SLOT.position
+    return features
 
 
 def auction():
@@ -16,12 +28,11 @@ def auction():
         Bid("cpm", "adv_a", CPM, 5_000_000, 0.01),
         Bid("cpc", "adv_b", CPC, 400_000, 0.01),
     )
-    # One feature per candidate: its row index, so scorers can tell them apart.
-    return LoggedAuction((SLOT,), bids, np.array([[0.0], [1.0]]))
+    return LoggedAuction((SLOT,), bids, rows(2))
 
 
 def by_row(cpm_pctr, cpc_pctr):
-    return lambda features: np.where(features[:, 0] == 0, cpm_pctr, cpc_pctr)
+    return lambda features: np.where(features[:, MARK] == 0, cpm_pctr, cpc_pctr)
 
 
 def test_the_same_model_changes_nothing():
@@ -48,7 +59,33 @@ def test_a_model_that_rates_the_cpc_ad_higher_changes_the_winner_and_the_money()
 
 
 def test_auctions_without_candidates_are_not_counted():
-    empty = LoggedAuction((SLOT,), (), np.zeros((0, 1)))
+    empty = LoggedAuction((SLOT,), (), rows(0))
     scorer = by_row(0.01, 0.01)
     report = replay([empty], scorer, scorer, scorer, RESERVES)
     assert report.auctions == 0 and report.change("clicks") is None
+
+
+def test_each_slot_is_replayed_at_its_position():
+    """The CPC ads' pCTR halves from the first slot (position 3) to the second (8); the CPM
+    ad's does not. Scored at the first slot only, the second CPC ad would take the second
+    slot; scored there, the CPM ad does."""
+    later = Slot(8, (FeedItem("w", "c", "comedy"),))
+    bids = (
+        Bid("cpm", "adv_a", CPM, 5_000_000, 0.01),
+        Bid("cpc_1", "adv_b", CPC, 400_000, 0.02),
+        Bid("cpc_2", "adv_c", CPC, 300_000, 0.02),
+    )
+    logged = LoggedAuction((SLOT, later), bids, rows(3))
+
+    def scorer(features):
+        first = features[:, POSITION] == SLOT.position
+        return np.where(features[:, MARK] == 0, 0.01, np.where(first, 0.02, 0.01))
+
+    report = replay([logged], scorer, scorer, scorer, RESERVES)
+    # Slot 1: cpc_1 (400,000 x 0.02 x 1000 = 8,000,000) over cpc_2 (6,000,000) and the CPM
+    # ad (5,000,000) pays 6,000,000 / (0.02 x 1000) = 300,000 a click, x 0.02 clicks.
+    # Slot 2: the CPM ad (5,000,000) over cpc_2 (300,000 x 0.01 x 1000 = 3,000,000): 3,000
+    # micros for the impression, and its 0.01 clicks there.
+    assert report.active.impressions == 2
+    assert report.active.revenue_micros == pytest.approx(6_000 + 3_000)
+    assert report.active.clicks == pytest.approx(0.02 + 0.01)

@@ -211,8 +211,12 @@ class BlendedItemSchema(StrictSchema):
     price_micros = fields.Integer(
         metadata={"description": "What one impression (CPM) or one click (CPC) of this ad costs."}
     )
-    pctr = fields.Float()
-    ecpm_micros = fields.Integer()
+    pctr = fields.Float(
+        metadata={"description": "The predicted click-through rate of this ad in its slot."}
+    )
+    ecpm_micros = fields.Integer(
+        metadata={"description": "What this ad is worth per 1000 impressions in its slot."}
+    )
     tracking = fields.Nested(TrackingSchema)
 
 
