@@ -7,7 +7,7 @@ amount derived from it is computed with integers and rounds the same way everywh
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from itertools import pairwise
 
@@ -116,6 +116,19 @@ def _ecpms(bids: list[Bid], pctrs: Sequence[float] | None = None) -> dict[str, i
     return ecpms
 
 
+def _ecpms_at(bids: list[Bid], pctrs: Sequence[float]) -> dict[str, int]:
+    """``_ecpms(bids, pctrs)`` for bids ``_ecpms`` has checked already: one slot of many, so
+    only the pCTRs are checked (anything unusual takes ``_ecpms``, which says what is wrong)."""
+    if len(pctrs) != len(bids) or not all(type(p) is float and 0.0 < p <= 1.0 for p in pctrs):
+        return _ecpms(bids, pctrs)
+    return {
+        bid.ad_group_id: bid.bid_micros
+        if bid.billing_event == CPM
+        else bid.bid_micros * (round(pctr * PPB) or 1) * IMPRESSIONS_PER_CPM // PPB
+        for bid, pctr in zip(bids, pctrs, strict=True)
+    }
+
+
 def _rank(bids: list[Bid], ecpms: dict[str, int], reserves: ReservePrices) -> list[Bid]:
     eligible = [bid for bid in bids if bid.bid_micros >= _reserve(bid, reserves)]
     eligible.sort(key=lambda bid: (-ecpms[bid.ad_group_id], -bid.tie_breaker, bid.ad_group_id))
@@ -144,33 +157,23 @@ def run_auction(
     _check_slot_order(slots)
     _check_reserves(reserves)
     bids = list(bids)
-    if slot_pctrs is not None and len(slot_pctrs) != len(slots):
-        raise ValueError(f"{len(slots)} slots but pCTRs for {len(slot_pctrs)}")
     if slot_pctrs is None:
         ecpms = _ecpms(bids)
-        ranked = _rank(bids, ecpms, reserves)
+        rankings = [(ecpms, _rank(bids, ecpms, reserves), None)] * len(slots)
     else:
-        index_of = {bid.ad_group_id: index for index, bid in enumerate(bids)}
+        rankings = _slot_rankings(bids, slots, reserves, slot_pctrs)
     placements: list[Placement] = []
     placed: set[str] = set()  # advertisers with an ad on the page
     empty_slots = 0
-    for number, slot in enumerate(slots):
-        if slot_pctrs is not None:
-            pctrs = slot_pctrs[number]
-            ecpms = _ecpms(bids, pctrs)
-            ranked = _rank(bids, ecpms, reserves)
+    for slot, (ecpms, ranked, pctr_of) in zip(slots, rankings, strict=True):
         # Only the best two allowed bids matter: the winner and the one that prices it.
-        allowed = list(
-            itertools.islice(
-                (b for b in ranked if b.advertiser_id not in placed and is_allowed(b, slot)), 2
-            )
-        )
+        allowed = list(itertools.islice(_contenders(ranked, placed, slot), 2))
         if not allowed:
             empty_slots += 1
             continue
         winner = allowed[0]
-        if slot_pctrs is not None:
-            winner = replace(winner, pctr=pctrs[index_of[winner.ad_group_id]])
+        if pctr_of is not None:
+            winner = replace(winner, pctr=pctr_of[winner.ad_group_id])
         runner_up_ecpm = ecpms[allowed[1].ad_group_id] if len(allowed) > 1 else 0
         placements.append(
             Placement(
@@ -182,6 +185,47 @@ def run_auction(
         )
         placed.add(winner.advertiser_id)
     return placements
+
+
+def _slot_rankings(
+    bids: list[Bid],
+    slots: Sequence[Slot],
+    reserves: ReservePrices,
+    slot_pctrs: Sequence[Sequence[float]],
+) -> list[tuple[dict[str, int], list[Bid], dict[str, float]]]:
+    """For each slot: the bids' eCPMs there, the bids at or above their reserve best first,
+    and the bids' pCTRs there. The first slot's eCPMs check every bid; later slots' check
+    only their pCTRs."""
+    if len(slot_pctrs) != len(slots):
+        raise ValueError(f"{len(slots)} slots but pCTRs for {len(slot_pctrs)}")
+    if not slots:
+        _ecpms(bids)
+        return []
+    # Sorted by the tie-break order once: a stable sort by eCPM alone then keeps it for ties.
+    eligible = sorted(
+        (bid for bid in bids if bid.bid_micros >= _reserve(bid, reserves)),
+        key=lambda bid: (-bid.tie_breaker, bid.ad_group_id),
+    )
+    ids = [bid.ad_group_id for bid in bids]
+    rankings = []
+    for number, pctrs in enumerate(slot_pctrs):
+        ecpms = _ecpms(bids, pctrs) if number == 0 else _ecpms_at(bids, pctrs)
+        ranked = sorted(eligible, key=lambda bid: ecpms[bid.ad_group_id], reverse=True)
+        rankings.append((ecpms, ranked, dict(zip(ids, pctrs, strict=True))))
+    return rankings
+
+
+def _contenders(ranked: list[Bid], placed: set[str], slot: Slot) -> Iterator[Bid]:
+    """In rank order, each advertiser's best bid, unless the advertiser already has an ad on
+    the page or that bid may not sit in ``slot`` (its other bids do not stand in)."""
+    seen: set[str] = set()
+    for bid in ranked:
+        advertiser = bid.advertiser_id
+        if advertiser in placed or advertiser in seen:
+            continue
+        seen.add(advertiser)
+        if is_allowed(bid, slot):
+            yield bid
 
 
 def is_allowed(bid: Bid, slot: Slot) -> bool:

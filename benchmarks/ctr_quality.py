@@ -140,6 +140,18 @@ def simulate_days(users, market, days: int, per_day: int, first_day_end: datetim
     return records
 
 
+def position_z_scores(labels, probabilities, positions) -> dict[int, float]:
+    """Per position, (observed - predicted clicks) in standard deviations of the observed
+    count if the probabilities were true (sum of p(1 - p)): about normal with unit spread for
+    a calibrated model, so it tells sampling noise from a biased slot."""
+    scores = {}
+    for position in np.unique(positions):
+        shown = positions == position
+        p = probabilities[shown]
+        scores[int(position)] = (labels[shown].sum() - p.sum()) / math.sqrt((p * (1 - p)).sum())
+    return scores
+
+
 def metrics_line(name: str, report: dict) -> str:
     return (
         f"  {name:12s} log loss {report['log_loss']:.5f}  AUC {report['auc']:.4f}  "
@@ -295,6 +307,13 @@ def main() -> None:
             for p in np.unique(positions)
         )
     )
+    for name, probabilities in (("model", predicted), ("oracle", expected)):
+        scores = position_z_scores(test.y, probabilities, positions)
+        print(
+            f"  calibration by position, {name}, in standard errors of the clicks (|z| > 2 in "
+            f"1 of 20 positions by chance): largest |z| {max(map(abs, scores.values())):.2f}, "
+            f"{sum(abs(z) > 2 for z in scores.values())} of {len(scores)} beyond 2"
+        )
     checks = [
         ("log loss within 3% of the oracle", f"{loss_gap:+.2%}", loss_gap <= 0.03),
         ("AUC within 0.02 of the oracle", f"{auc_gap:+.4f}", auc_gap <= 0.02),
@@ -357,7 +376,7 @@ def main() -> None:
     candidates = test.X[:50]
     for name, score in (
         ("LightGBM predict", trees.raw_rows),
-        ("+ calibration", model.predict_rows),
+        ("+ calibration and position effect", model.predict_rows),
     ):
         for _ in range(50):
             score(candidates)

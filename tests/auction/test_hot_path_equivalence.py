@@ -8,6 +8,7 @@ checked against the slow path on many inputs, with exact equality.
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -20,6 +21,7 @@ from auction.history import EMPTY_HISTORY, Counts, CtrHistory
 from auction.pricing import (
     Slot,
     _ecpms,
+    _ecpms_at,
     _price,
     _rank,
     _reserve,
@@ -326,3 +328,37 @@ def test_the_fused_ecpms_match_ecpm_micros_bid_by_bid_errors_included():
         assert _outcome(_ecpms, bids) == expected, bids
         outcomes.add(type(expected))
     assert outcomes == {dict, tuple}  # results and errors both exercised
+
+
+def test_the_later_slots_ecpms_match_ecpm_micros_at_those_pctrs_errors_included():
+    """``_ecpms_at`` (a later slot: the bids were checked at the first) against
+    ``ecpm_micros`` of each bid at the slot's pCTR."""
+    rng = random.Random(31)
+    pctrs = (1e-9, 4e-10, 5e-10, 6e-10, 0.0123456789, 0.5, 1.0, 0.0, -0.1, 1.5, float("nan"))
+    outcomes = set()
+    for case in range(3_000):
+        bids = [
+            Bid(
+                ad_group_id=f"adg-{case}-{i}",
+                advertiser_id="adv",
+                billing_event=rng.choice((CPM, CPC, CPC)),
+                bid_micros=rng.choice((1, 999, 1_234_567, 10**13)),
+                pctr=rng.random() or 0.5,
+            )
+            for i in range(rng.choice((1, 2, 5)))
+        ]
+        at_slot = [rng.choice((*pctrs, rng.random(), rng.random(), 1, True)) for _ in bids]
+        if rng.random() < 0.05:
+            at_slot.pop()  # one pCTR short
+
+        def plain(bids, at_slot=at_slot):
+            if len(at_slot) != len(bids):
+                raise ValueError(f"{len(bids)} bids but {len(at_slot)} pCTRs")
+            return _plain_ecpms(
+                [replace(bid, pctr=pctr) for bid, pctr in zip(bids, at_slot, strict=True)]
+            )
+
+        expected = _outcome(plain, bids)
+        assert _outcome(_ecpms_at, bids, at_slot) == expected, at_slot
+        outcomes.add(type(expected))
+    assert outcomes == {dict, tuple}
