@@ -209,6 +209,9 @@ def _slot_rankings(
     ids = [bid.ad_group_id for bid in bids]
     rankings = []
     for number, pctrs in enumerate(slot_pctrs):
+        if number and pctrs == slot_pctrs[number - 1]:  # a model without a position effect
+            rankings.append(rankings[-1])
+            continue
         ecpms = _ecpms(bids, pctrs) if number == 0 else _ecpms_at(bids, pctrs)
         ranked = sorted(eligible, key=lambda bid: ecpms[bid.ad_group_id], reverse=True)
         rankings.append((ecpms, ranked, dict(zip(ids, pctrs, strict=True))))
