@@ -1,7 +1,8 @@
 """Load benchmark of the real server: gunicorn with 2 workers, load from other processes.
 
 For each market size it seeds a fresh database with simulated ad groups, trains a LightGBM
-model (at least 100 trees) on simulated impressions, starts gunicorn, and prints:
+model (at least 100 trees, with its calibration and position effect, as training serves it)
+on simulated impressions, starts gunicorn, and prints:
 - /healthz and /v1/auction maximum throughput (wrk, closed loop), from the same run;
 - /v1/auction latency p50/p95/p99 at half its maximum throughput (open loop, fixed rate);
 - worker memory (RSS) with the snapshot loaded;
@@ -69,6 +70,7 @@ def prepare(instance: Path, database_url: str, ad_groups: int) -> str:
     from adsmanager.services.access import Actor
     from adsmanager.vocabulary import Role
     from auction import ctr, simulator
+    from auction.calibration import calibrate
 
     instance.mkdir(parents=True, exist_ok=True)
     migrate.upgrade(database_url)
@@ -83,8 +85,13 @@ def prepare(instance: Path, database_url: str, ad_groups: int) -> str:
     sample = random.Random(3).sample(market, min(len(market), 2_000))
     records = simulator.simulate_impressions(users, sample, 200_000, seed=3, now=now)
     started = time.perf_counter()
-    model = ctr.train(simulator.training_rows(records), num_trees=120)
-    (instance / "ctr_model.txt").write_text(model.to_model_string())
+    rows = simulator.training_rows(records)
+    cut = int(len(rows) * 0.85)
+    train = ctr.TrainingRows(rows.X[:cut], rows.y[:cut])
+    held_out = ctr.TrainingRows(rows.X[cut:], rows.y[cut:])
+    # As training serves it: the trees, their calibration and the position effect.
+    model = calibrate(ctr.train(train, num_trees=120), train, held_out)
+    (instance / "ctr_model.txt").write_text(model.to_artifact())
     log(f"  trained {model.num_trees} trees in {time.perf_counter() - started:.1f}s")
     key = api_keys.create(
         db, Actor("bench", Role.ADMIN), role=Role.FEED, advertiser_id=None, name="bench"
