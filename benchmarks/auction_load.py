@@ -6,7 +6,9 @@ on simulated impressions, starts gunicorn, and prints:
 - /healthz and /v1/auction maximum throughput (wrk, closed loop), from the same run;
 - /v1/auction latency p50/p95/p99 at half its maximum throughput (open loop, fixed rate);
 - worker memory (RSS) with the snapshot loaded;
-- /v1/events ingestion rate in batches of 500 valid, distinct tokens.
+- /v1/events ingestion rate in batches of 500 valid, distinct tokens: spread over 500 ads
+  (as a feed reports them), and all for one ad (the worst case: every batch updates the same
+  hourly delivery row).
 
     python benchmarks/auction_load.py                              # SQLite, 10,000 ad groups
     python benchmarks/auction_load.py --postgres --redis           # PostgreSQL + Redis
@@ -267,8 +269,28 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-def events_rate(port: int, key: str, instance: Path, batches: int) -> float:
-    """Valid, distinct impression tokens for real ads, signed with the server's secret."""
+def served_ads(database_url: str, count: int) -> list[tuple[str, str, str, str]]:
+    """(ad, ad group, campaign, advertiser) ids of ``count`` ads, spread over the market."""
+    from sqlalchemy import text
+
+    from adsmanager.db import Database
+
+    db = Database(database_url)
+    with db.transaction() as session:
+        rows = session.execute(
+            text(
+                "SELECT a.id, g.id, g.campaign_id, a.advertiser_id FROM ads a "
+                "JOIN ad_groups g ON g.id = a.ad_group_id ORDER BY a.id"
+            )
+        ).all()
+    db.dispose()
+    step = max(1, len(rows) // count)
+    return [tuple(row) for row in rows[::step][:count]]
+
+
+def events_rate(port: int, key: str, ads: list[tuple[str, str, str, str]], batches: int) -> float:
+    """Valid, distinct impression tokens for real ads (each batch's events spread over
+    ``ads`` in turn), signed with the server's secret."""
     from adsmanager.config import Settings
     from auction.tokens import TokenSigner, TrackedEvent
 
@@ -276,25 +298,24 @@ def events_rate(port: int, key: str, instance: Path, batches: int) -> float:
     expires = int(time.time()) + 3600
     payloads = []
     for batch in range(batches):
-        tokens = [
-            signer.sign(
-                TrackedEvent(
-                    impression_id=f"imp_bench_{batch}_{i}_{secrets.token_hex(4)}",
-                    event_type="impression",
-                    request_id="bench",
-                    user_id=f"u{i % 997}",
-                    ad_id="ad_sim_0001_01_1",
-                    ad_group_id="adg_sim_0001_01",
-                    campaign_id="cmp_sim_0001_01",
-                    advertiser_id="adv_sim_0001",
-                    billing_event="CPM",
-                    charge_micros=1,
-                    position=3,
-                    expires_at=expires,
-                )
+        tokens = []
+        for i in range(500):
+            ad_id, ad_group_id, campaign_id, advertiser_id = ads[(batch * 500 + i) % len(ads)]
+            event = TrackedEvent(
+                impression_id=f"imp_bench_{batch}_{i}_{secrets.token_hex(4)}",
+                event_type="impression",
+                request_id="bench",
+                user_id=f"u{i % 997}",
+                ad_id=ad_id,
+                ad_group_id=ad_group_id,
+                campaign_id=campaign_id,
+                advertiser_id=advertiser_id,
+                billing_event="CPM",
+                charge_micros=1,
+                position=3,
+                expires_at=expires,
             )
-            for i in range(500)
-        ]
+            tokens.append(signer.sign(event))
         payloads.append(json.dumps({"events": [{"token": t} for t in tokens]}).encode())
     from concurrent.futures import ThreadPoolExecutor
 
@@ -373,7 +394,11 @@ def run(ad_groups: int, args) -> dict:
             rate = auction["rps"] / 2
             latencies = asyncio.run(open_loop(port, key, bodies, rate, args.seconds))
             rss = worker_rss_mb(server)
-            events = events_rate(port, key, instance, batches=args.event_batches)
+            ads = served_ads(database_url, 500)
+            # Events of many ads, as a feed reports them; then every event of one ad, whose
+            # hourly delivery row each batch's transaction then updates in turn.
+            events = events_rate(port, key, ads, batches=args.event_batches)
+            hot_ad = events_rate(port, key, ads[:1], batches=args.event_batches)
             built, refreshed = snapshot_times(database_url)
             log(
                 f"  snapshot: built in {built:.2f}s, refreshed after one change in {refreshed:.2f}s"
@@ -394,6 +419,7 @@ def run(ad_groups: int, args) -> dict:
         "worker_rss_mb": max(rss),
         "refresh_s": refreshed,
         "events_per_s": events,
+        "hot_ad_events_per_s": hot_ad,
     }
 
 
@@ -410,7 +436,7 @@ def main() -> None:
     rows = [run(int(size), args) for size in args.ad_groups.split(",")]
     print(
         f"{'ad groups':>9} {'healthz/s':>9} {'auction/s':>9} {'ratio':>6} {'at rate':>7} "
-        f"{'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'RSS MB':>7} {'events/s':>9} "
+        f"{'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'RSS MB':>7} {'events/s':>9} {'one ad':>7} "
         f"{'refresh s':>9} errors"
     )
     for row in rows:
@@ -418,7 +444,8 @@ def main() -> None:
             f"{row['ad_groups']:>9} {row['healthz_rps']:>9.0f} {row['auction_rps']:>9.0f} "
             f"{row['ratio']:>6.1%} {row['rate']:>7.0f} {row['p50_ms']:>7.2f} "
             f"{row['p95_ms']:>7.2f} {row['p99_ms']:>7.2f} {row['worker_rss_mb']:>7.0f} "
-            f"{row['events_per_s']:>9.0f} {row['refresh_s']:>9.2f} {row['auction_errors']}"
+            f"{row['events_per_s']:>9.0f} {row['hot_ad_events_per_s']:>7.0f} "
+            f"{row['refresh_s']:>9.2f} {row['auction_errors']}"
         )
 
 
