@@ -120,7 +120,7 @@ class TrainingRows:
         return float(self.y.mean()) if len(self) else 0.0
 
 
-class ConstantPredictor:
+class ConstantPredictor(SlotsFromPredict):
     """The same pCTR for everyone: the prior used before any model has been trained."""
 
     def __init__(self, pctr: float, version: str | None = None) -> None:
@@ -145,16 +145,6 @@ class ConstantPredictor:
         if len(ad_groups) != len(positions):
             raise ValueError(f"{len(ad_groups)} ad groups but {len(positions)} positions")
         return [self.pctr] * len(ad_groups)
-
-    def predict_slots(
-        self,
-        user: User,
-        ad_groups: Sequence[AdGroup],
-        positions: Sequence[int],
-        now: datetime,
-        history: CtrHistory = EMPTY_HISTORY,
-    ) -> list[list[float]]:
-        return [[self.pctr] * len(ad_groups) for _ in positions]
 
 
 class LightGBMPredictor:

@@ -309,21 +309,38 @@ def _plain_ecpms(bids):
     return {bid.ad_group_id: ecpm_micros(bid) for bid in bids}
 
 
+# pCTRs at the edges of the rounding to parts per billion, outside (0, 1], and not floats.
+EDGE_PCTRS = (1e-9, 4e-10, 5e-10, 6e-10, 0.0123456789, 0.5, 1.0, 0.0, -0.1, 1.5, float("nan"))
+
+
+def _random_pctr(rng):
+    return rng.choice((*EDGE_PCTRS, rng.random(), rng.random(), 1, True))
+
+
+def _random_bids(rng, case, events, micros, pctr):
+    return [
+        Bid(
+            ad_group_id=f"adg-{case}-{i}",
+            advertiser_id="adv",
+            billing_event=rng.choice(events),
+            bid_micros=rng.choice(micros),
+            pctr=pctr(),
+        )
+        for i in range(rng.choice((1, 2, 5)))
+    ]
+
+
 def test_the_fused_ecpms_match_ecpm_micros_bid_by_bid_errors_included():
     rng = random.Random(29)
-    pctrs = (1e-9, 4e-10, 5e-10, 6e-10, 0.0123456789, 0.5, 1.0, 0.0, -0.1, 1.5, float("nan"))
     outcomes = set()
     for case in range(3_000):
-        bids = [
-            Bid(
-                ad_group_id=f"adg-{case}-{i}",
-                advertiser_id="adv",
-                billing_event=rng.choice((CPM, CPC, CPC, "CPA")),
-                bid_micros=rng.choice((1, 999, 1_234_567, 10**13, 0, -5, True, 2.0)),
-                pctr=rng.choice((*pctrs, rng.random(), rng.random(), 1, True)),
-            )
-            for i in range(rng.choice((1, 2, 5)))
-        ]
+        bids = _random_bids(
+            rng,
+            case,
+            (CPM, CPC, CPC, "CPA"),
+            (1, 999, 1_234_567, 10**13, 0, -5, True, 2.0),
+            lambda: _random_pctr(rng),
+        )
         expected = _outcome(_plain_ecpms, bids)
         assert _outcome(_ecpms, bids) == expected, bids
         outcomes.add(type(expected))
@@ -334,20 +351,12 @@ def test_the_later_slots_ecpms_match_ecpm_micros_at_those_pctrs_errors_included(
     """``_ecpms_at`` (a later slot: the bids were checked at the first) against
     ``ecpm_micros`` of each bid at the slot's pCTR."""
     rng = random.Random(31)
-    pctrs = (1e-9, 4e-10, 5e-10, 6e-10, 0.0123456789, 0.5, 1.0, 0.0, -0.1, 1.5, float("nan"))
     outcomes = set()
     for case in range(3_000):
-        bids = [
-            Bid(
-                ad_group_id=f"adg-{case}-{i}",
-                advertiser_id="adv",
-                billing_event=rng.choice((CPM, CPC, CPC)),
-                bid_micros=rng.choice((1, 999, 1_234_567, 10**13)),
-                pctr=rng.random() or 0.5,
-            )
-            for i in range(rng.choice((1, 2, 5)))
-        ]
-        at_slot = [rng.choice((*pctrs, rng.random(), rng.random(), 1, True)) for _ in bids]
+        bids = _random_bids(
+            rng, case, (CPM, CPC, CPC), (1, 999, 1_234_567, 10**13), lambda: rng.random() or 0.5
+        )
+        at_slot = [_random_pctr(rng) for _ in bids]
         if rng.random() < 0.05:
             at_slot.pop()  # one pCTR short
 
