@@ -18,7 +18,7 @@ from sqlalchemy import select
 from adsmanager.db.database import Database
 from adsmanager.db.delivery import AdEvent, DeliveryHour
 from adsmanager.db.models import Advertiser
-from adsmanager.db.upsert import insert_for
+from adsmanager.db.upsert import insert_rows
 from adsmanager.serving.counters import Charge, Counters, SpendKey
 from auction.tokens import IMPRESSION, InvalidToken, TokenSigner, TrackedEvent
 
@@ -62,14 +62,7 @@ def _rollup(events: list[TrackedEvent], at: datetime) -> list[dict]:
 
 def _record(session, events: list[TrackedEvent], now: datetime) -> set[tuple[str, str]]:
     """Insert the events; the (impression_id, event_type) pairs that were new."""
-    # One statement executed with many parameter sets: SQLAlchemy batches it into
-    # multi-row INSERTs ("insertmanyvalues") and compiles it once, not once per batch size.
     table = AdEvent.__table__
-    statement = (
-        insert_for(session, table)
-        .on_conflict_do_nothing(index_elements=["impression_id", "event_type"])
-        .returning(table.c.impression_id, table.c.event_type)
-    )
     rows = [
         {
             "impression_id": e.impression_id,
@@ -88,7 +81,11 @@ def _record(session, events: list[TrackedEvent], now: datetime) -> set[tuple[str
         }
         for e in events
     ]
-    return {tuple(row) for row in session.execute(statement, rows)}
+    insert, parameters = insert_rows(session, table, rows)
+    statement = insert.on_conflict_do_nothing(
+        index_elements=["impression_id", "event_type"]
+    ).returning(table.c.impression_id, table.c.event_type)
+    return {tuple(row) for row in session.execute(statement, parameters)}
 
 
 def _add_to_delivery(session, events: list[TrackedEvent], now: datetime) -> None:
@@ -96,7 +93,7 @@ def _add_to_delivery(session, events: list[TrackedEvent], now: datetime) -> None
     if not rows:
         return
     table = DeliveryHour.__table__
-    insert = insert_for(session, table)
+    insert, parameters = insert_rows(session, table, rows)
     session.execute(
         insert.on_conflict_do_update(
             index_elements=["ad_id", "hour"],
@@ -105,7 +102,7 @@ def _add_to_delivery(session, events: list[TrackedEvent], now: datetime) -> None
                 for name in ("impressions", "clicks", "spend_micros")
             },
         ),
-        rows,
+        parameters,
     )
 
 
