@@ -74,6 +74,34 @@ def test_redis_counters_across_two_app_instances(redis_url, app, db, admin, acme
         app.extensions.pop("adsmanager.serving", None)
 
 
+def test_redis_keys_expire_and_old_views_are_trimmed(redis_url):
+    """Daily spend keys and frequency keys expire, lifetime ones do not; a batch with many
+    events for one key trims that key's views older than the longest window."""
+    import redis
+
+    from adsmanager.serving.counters import LONGEST_WINDOW_SECONDS
+
+    client = redis.Redis.from_url(redis_url)
+    counters = RedisCounters(redis_url)
+    counters.add([Charge(KEY, 0, NOW, ("u1", "imp_old"))])
+    month_later = NOW + timedelta(seconds=LONGEST_WINDOW_SECONDS + 60)
+    counters.add(
+        [
+            Charge(KEY, 10, month_later, ("u1", f"imp_{number}"), advertiser_id="adv_1")
+            for number in range(5)
+        ]
+    )
+    assert client.zrange("freq:adg_1:u1", 0, -1) == [f"imp_{n}".encode() for n in range(5)]
+    day = KEY.day.isoformat()
+    assert client.get(f"spend:adg:adg_1:{day}") == b"50"
+    assert client.get("spend:adv:adv_1") == b"50"
+    for name in (f"spend:adg:adg_1:{day}", f"spend:cmp:cmp_1:{day}"):
+        assert 0 < client.ttl(name) <= RedisCounters.DAY_TTL_SECONDS
+    assert 0 < client.ttl("freq:adg_1:u1") <= LONGEST_WINDOW_SECONDS
+    for name in ("spend:adg:adg_1", "spend:cmp:cmp_1", "spend:adv:adv_1"):
+        assert client.ttl(name) == -1
+
+
 @pytest.mark.parametrize("counters", [InProcessCounters()])
 def test_frequency_window_edges(counters):
     counters.add([Charge(KEY, 0, NOW, ("u", "imp_a"))])
