@@ -32,16 +32,20 @@ from auction.types import (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """What the shared counters say of a chunk of candidates."""
+
+    spends: list[Spend]  # one per ad group, in order
+    seen: dict[str, int]  # the viewer's impressions in its cap's window, per capped ad group
+    balances: dict[str, int | None]  # what each advertiser can still spend; None: no limit
+
+
 class State(Protocol):
-    """Shared counters, read once per chunk of candidates."""
+    """Shared counters, read once per chunk of candidates: one call, so counters kept in
+    another process (Redis) answer in one round trip."""
 
-    def spend(self, ad_groups: Sequence[AdGroup], now: datetime) -> list[Spend]: ...
-
-    def impressions_in_window(
-        self, user_id: str, ad_groups: Sequence[AdGroup], now: datetime
-    ) -> list[int]: ...
-
-    def remaining_balances(self, advertiser_ids: set[str]) -> dict[str, int | None]: ...
+    def read(self, user_id: str, ad_groups: Sequence[AdGroup], now: datetime) -> Counts: ...
 
 
 # On an exploration page, how many candidates to look through for new ad groups, and how
@@ -162,17 +166,9 @@ def _eligible_candidates(
         chunk = list(itertools.islice(candidates, size))
         if not chunk:
             break
-        spends = state.spend(chunk, now)
-        capped = [g for g in chunk if g.frequency_cap is not None]
-        seen = dict(
-            zip(
-                (g.ad_group_id for g in capped),
-                state.impressions_in_window(request.user.id, capped, now),
-                strict=True,
-            )
-        )
-        balances = state.remaining_balances({g.advertiser_id for g in chunk})
-        for ad_group, spend in zip(chunk, spends, strict=True):
+        counts = state.read(request.user.id, chunk, now)
+        seen, balances = counts.seen, counts.balances
+        for ad_group, spend in zip(chunk, counts.spends, strict=True):
             if taken.get(ad_group.advertiser_id, 0) >= per_advertiser:
                 continue
             clock = clocks.get(ad_group.timezone)

@@ -17,6 +17,7 @@ to spend.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -51,10 +52,24 @@ def load(db: Database) -> dict[str, int]:
 
 
 @dataclass(frozen=True)
-class _Reading:
+class Reading:
     available: dict[str, int]
     # The spend counters just before the database was read, per advertiser.
     counted: dict[str, int]
+
+    def funded(self, advertiser_ids: Iterable[str]) -> list[str]:
+        """Those that had money at this reading: only their spend counters matter."""
+        available = self.available
+        return [a for a in advertiser_ids if available.get(a, 0) > 0]
+
+    def remaining(self, advertiser_ids: Iterable[str], spent: dict[str, int]) -> dict[str, int]:
+        """What each can still spend, given the counters' spend now of the funded ones."""
+        remaining = dict.fromkeys(advertiser_ids, 0)
+        for advertiser_id, now in spent.items():
+            # Never below zero: counters that restarted empty must not add money.
+            since = max(0, now - self.counted.get(advertiser_id, 0))
+            remaining[advertiser_id] = self.available[advertiser_id] - since
+        return remaining
 
 
 class BalanceHolder:
@@ -62,18 +77,19 @@ class BalanceHolder:
         self._db = db
         self._counters = counters
         self._refresh_seconds = refresh_seconds
-        self._reading: _Reading | None = None
+        self._reading: Reading | None = None
         self._lock = threading.Lock()
 
-    def _read(self) -> _Reading:
+    def _read(self) -> Reading:
         known = list(self._reading.available) if self._reading else []
         counted = dict(zip(known, self._counters.advertiser_spend(known), strict=True))
         available = load(self._db)
         new = [advertiser_id for advertiser_id in available if advertiser_id not in counted]
         counted.update(zip(new, self._counters.advertiser_spend(new), strict=True))
-        return _Reading(available, counted)
+        return Reading(available, counted)
 
-    def _current(self) -> _Reading:
+    def current(self) -> Reading:
+        """The last reading of the ledger, to combine with the spend counters read now."""
         if self._reading is None:
             with self._lock:
                 if self._reading is None:
@@ -83,13 +99,3 @@ class BalanceHolder:
 
     def refresh(self) -> None:
         self._reading = self._read()
-
-    def remaining(self, advertiser_ids: set[str]) -> dict[str, int]:
-        reading = self._current()
-        funded = [a for a in advertiser_ids if reading.available.get(a, 0) > 0]
-        remaining = dict.fromkeys(advertiser_ids, 0)
-        for advertiser_id, now in zip(funded, self._counters.advertiser_spend(funded), strict=True):
-            # Never below zero: counters that restarted empty must not add money.
-            since = max(0, now - reading.counted.get(advertiser_id, 0))
-            remaining[advertiser_id] = reading.available[advertiser_id] - since
-        return remaining

@@ -73,11 +73,19 @@ LONGEST_WINDOW_SECONDS = 720 * 3600
 
 
 class Counters(Protocol):
-    def spend(self, keys: Sequence[SpendKey]) -> list[Spend]: ...
-
-    def impressions_in_window(
-        self, user_id: str, windows: Sequence[tuple[str, int]], now: datetime
-    ) -> list[int]: ...
+    def read(
+        self,
+        keys: Sequence[tuple[str, str, date]],
+        user_id: str,
+        windows: Sequence[tuple[str, int]],
+        advertiser_ids: Sequence[str],
+        now: datetime,
+    ) -> tuple[list[Spend], list[int], list[int]]:
+        """All the auction reads for a chunk of candidates, at once: the ``Spend`` of each
+        (ad group id, campaign id, advertiser's local day); how many impressions ``user_id``
+        had of each (ad group id, window in hours) since ``now`` less the window; each
+        advertiser's spend."""
+        ...
 
     def add(self, charges: Iterable[Charge]) -> None: ...
 
@@ -90,12 +98,14 @@ class InProcessCounters:
         self._views: dict[str, list[float]] = defaultdict(list)
         self._lock = threading.Lock()
 
-    def spend(self, keys: Sequence[SpendKey]) -> list[Spend]:
-        return self.spend_of([(key.ad_group_id, key.campaign_id, key.day) for key in keys])
+    def read(self, keys, user_id, windows, advertiser_ids, now):
+        return (
+            self._spend_of(keys),
+            self._impressions_in_window(user_id, windows, now),
+            self.advertiser_spend(advertiser_ids),
+        )
 
-    def spend_of(self, keys: Sequence[tuple[str, str, date]]) -> list[Spend]:
-        """``spend`` for (ad group id, campaign id, day) tuples: the auction reads 50 or more
-        per request, and a SpendKey each costs about as much as the lookups."""
+    def _spend_of(self, keys: Sequence[tuple[str, str, date]]) -> list[Spend]:
         get = self._spend.get
         return [
             Spend(
@@ -107,7 +117,7 @@ class InProcessCounters:
             for ad_group, campaign, day in keys
         ]
 
-    def impressions_in_window(self, user_id, windows, now) -> list[int]:
+    def _impressions_in_window(self, user_id, windows, now) -> list[int]:
         now_seconds = now.timestamp()
         counts = []
         for ad_group_id, hours in windows:
@@ -145,29 +155,29 @@ class RedisCounters:
 
         self._redis = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=1)
 
-    def spend(self, keys: Sequence[SpendKey]) -> list[Spend]:
-        if not keys:
-            return []
-        names = [name for key in keys for name in _spend_names(key)]
-        values = [int(value or 0) for value in self._redis.mget(names)]
-        return [Spend(*values[i : i + 4]) for i in range(0, len(values), 4)]
+    def read(self, keys, user_id, windows, advertiser_ids, now):
+        # One round trip for the lot: the auction waits for it.
+        pipe = self._redis.pipeline(transaction=False)
+        if keys:
+            pipe.mget([name for key in keys for name in _spend_names(SpendKey(*key))])
+        now_seconds = now.timestamp()
+        for ad_group_id, hours in windows:
+            pipe.zcount(
+                _frequency_name(ad_group_id, user_id), f"({now_seconds - hours * 3600}", "+inf"
+            )
+        if advertiser_ids:
+            pipe.mget([_advertiser_name(advertiser_id) for advertiser_id in advertiser_ids])
+        replies = pipe.execute()
+        spent = [int(value or 0) for value in replies.pop()] if advertiser_ids else []
+        totals = [int(value or 0) for value in replies.pop(0)] if keys else []
+        spends = [Spend(*totals[i : i + 4]) for i in range(0, len(totals), 4)]
+        return spends, [int(count) for count in replies], spent
 
     def advertiser_spend(self, advertiser_ids: Sequence[str]) -> list[int]:
         if not advertiser_ids:
             return []
         names = [_advertiser_name(advertiser_id) for advertiser_id in advertiser_ids]
         return [int(value or 0) for value in self._redis.mget(names)]
-
-    def impressions_in_window(self, user_id, windows, now) -> list[int]:
-        if not windows:
-            return []
-        now_seconds = now.timestamp()
-        pipe = self._redis.pipeline(transaction=False)
-        for ad_group_id, hours in windows:
-            pipe.zcount(
-                _frequency_name(ad_group_id, user_id), f"({now_seconds - hours * 3600}", "+inf"
-            )
-        return [int(count) for count in pipe.execute()]
 
     def add(self, charges: Iterable[Charge]) -> None:
         # Summed per key first: a batch of 500 events touches far fewer keys than it has

@@ -10,24 +10,24 @@ from pathlib import Path
 from adsmanager.config import Settings, instance_path
 from adsmanager.db.database import Database
 from adsmanager.serving.balances import BalanceHolder
-from adsmanager.serving.counters import Counters, SpendKey, make_counters
+from adsmanager.serving.counters import Counters, make_counters
 from adsmanager.serving.history import HistoryHolder
 from adsmanager.serving.log_writer import LogWriter
 from adsmanager.serving.models import ModelHolder
 from adsmanager.serving.snapshot import SnapshotHolder
 from auction.ctr import ConstantPredictor, CtrPredictor, LightGBMPredictor
 from auction.eligibility import local_day
-from auction.engine import AuctionConfig
+from auction.engine import AuctionConfig, Counts
 from auction.insertion import AdLoadLimits
 from auction.tokens import TokenSigner
-from auction.types import AdGroup, ReservePrices, Spend
+from auction.types import AdGroup, ReservePrices
 
 log = logging.getLogger(__name__)
 PRIOR_CTR = AuctionConfig.prior_ctr  # the first stage and the model-less predictor agree
 
 
 class CounterState:
-    """The engine's view of the shared counters."""
+    """The engine's view of the shared counters and the advertisers' balances."""
 
     def __init__(self, counters: Counters, balances: BalanceHolder | None = None) -> None:
         """``balances`` None: no advertiser's balance is enforced (simulations, replays)."""
@@ -44,7 +44,7 @@ class CounterState:
             self._days[ad_group.timezone] = cached
         return cached[1]
 
-    def spend(self, ad_groups: Sequence[AdGroup], now: datetime) -> list[Spend]:
+    def read(self, user_id: str, ad_groups: Sequence[AdGroup], now: datetime) -> Counts:
         minute = int(now.timestamp()) // 60
         days: dict[str, date] = {}  # this call's, by time zone
         keys = []
@@ -53,22 +53,19 @@ class CounterState:
             if day is None:
                 day = days[g.timezone] = self._local_day(g, now, minute)
             keys.append((g.ad_group_id, g.campaign_id, day))
-        # In-process counters read plain tuples (no SpendKey per candidate); others, e.g.
-        # Redis, take SpendKeys.
-        spend_of = getattr(self._counters, "spend_of", None)
-        if spend_of is not None:
-            return spend_of(keys)
-        return self._counters.spend([SpendKey(*key) for key in keys])
-
-    def impressions_in_window(self, user_id, ad_groups, now) -> list[int]:
-        return self._counters.impressions_in_window(
-            user_id, [(g.ad_group_id, g.frequency_cap[1]) for g in ad_groups], now
-        )
-
-    def remaining_balances(self, advertiser_ids: set[str]) -> dict[str, int | None]:
-        if self._balances is None:
-            return dict.fromkeys(advertiser_ids)
-        return self._balances.remaining(advertiser_ids)
+        windows = [(g.ad_group_id, g.frequency_cap[1]) for g in ad_groups if g.frequency_cap]
+        advertiser_ids = {g.advertiser_id for g in ad_groups}
+        reading = self._balances.current() if self._balances is not None else None
+        funded = reading.funded(advertiser_ids) if reading is not None else []
+        spends, seen, spent = self._counters.read(keys, user_id, windows, funded, now)
+        if reading is None:
+            balances = dict.fromkeys(advertiser_ids)
+        else:
+            balances = reading.remaining(advertiser_ids, dict(zip(funded, spent, strict=True)))
+        seen_by_id = {
+            ad_group_id: count for (ad_group_id, _), count in zip(windows, seen, strict=True)
+        }
+        return Counts(spends, seen_by_id, balances)
 
 
 def load_predictor(settings: Settings) -> CtrPredictor:

@@ -5,7 +5,9 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from adsmanager.serving.counters import Charge, InProcessCounters, RedisCounters, SpendKey
-from auction.types import Spend
+from adsmanager.serving.runtime import CounterState
+from auction.engine import Counts
+from auction.types import AdGroup, Budget, Spend, Targeting
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
 KEY = SpendKey("adg_1", "cmp_1", date(2026, 11, 27))
@@ -22,14 +24,18 @@ def _exercise(writer, reader):
         ]
     )
     assert reader.advertiser_spend(["adv_1", "adv_2", "adv_3"]) == [50, 70, 0]
-    assert reader.spend([KEY]) == [Spend(570, 570, 620, 620)]
-    next_day = SpendKey("adg_1", "cmp_1", date(2026, 11, 28))
-    assert reader.spend([next_day]) == [Spend(0, 570, 0, 620)]
+    today = ("adg_1", "cmp_1", KEY.day)
+    next_day = ("adg_1", "cmp_1", date(2026, 11, 28))
     later = NOW + timedelta(hours=2)
-    assert reader.impressions_in_window(
-        "u1", [("adg_1", 24), ("adg_1", 1), ("adg_2", 24)], later
-    ) == [3, 0, 0]
-    assert reader.impressions_in_window("u2", [("adg_1", 24)], later) == [0]
+    windows = [("adg_1", 24), ("adg_1", 1), ("adg_2", 24)]
+    assert reader.read([today, next_day], "u1", windows, ["adv_2", "adv_1"], later) == (
+        [Spend(570, 570, 620, 620), Spend(0, 570, 0, 620)],
+        [3, 0, 0],
+        [70, 50],
+    )
+    assert reader.read([], "u2", [("adg_1", 24)], [], later) == ([], [0], [])
+    assert reader.read([today], "u1", [], [], later) == ([Spend(570, 570, 620, 620)], [], [])
+    assert reader.read([], "u1", [], ["adv_3"], later) == ([], [], [0])
 
 
 def test_in_process_counters():
@@ -105,49 +111,75 @@ def test_redis_keys_expire_and_old_views_are_trimmed(redis_url):
 @pytest.mark.parametrize("counters", [InProcessCounters()])
 def test_frequency_window_edges(counters):
     counters.add([Charge(KEY, 0, NOW, ("u", "imp_a"))])
-    assert counters.impressions_in_window("u", [("adg_1", 1)], NOW + timedelta(minutes=59)) == [1]
-    assert counters.impressions_in_window("u", [("adg_1", 1)], NOW + timedelta(hours=1)) == [0]
+    assert counters.read([], "u", [("adg_1", 1)], [], NOW + timedelta(minutes=59))[1] == [1]
+    assert counters.read([], "u", [("adg_1", 1)], [], NOW + timedelta(hours=1))[1] == [0]
 
 
-class _SpendKeysOnly:
-    """Counters that read SpendKeys only (as Redis does): the plain path of CounterState."""
+def _ad_group(number: int, **fields) -> AdGroup:
+    return AdGroup(
+        **{
+            "ad_group_id": f"adg_{number}",
+            "campaign_id": "cmp_1",
+            "advertiser_id": "adv_1",
+            "objective": "TRAFFIC",
+            "billing_event": "CPM",
+            "bid_micros": 1,
+            "targeting": Targeting(),
+            "ads": (),
+            "timezone": "UTC",
+            "campaign_start": NOW - timedelta(days=9),
+            "campaign_end": None,
+            "campaign_budget": Budget("DAILY", 10**9),
+            **fields,
+        }
+    )
 
-    def __init__(self, counters: InProcessCounters) -> None:
-        self.spend = counters.spend
+
+@pytest.mark.parametrize("shared", [False, True], ids=["in-process", "redis"])
+def test_counter_state_reads_a_chunk_at_once(shared, request):
+    """Spend per ad group, the viewer's impressions for the capped ones only, and (with no
+    balances enforced) no limit per advertiser."""
+    counters = (
+        RedisCounters(request.getfixturevalue("redis_url")) if shared else InProcessCounters()
+    )
+    ad_groups = [
+        _ad_group(1, frequency_cap=(2, 24)),
+        _ad_group(2, campaign_id="cmp_2", advertiser_id="adv_2"),
+        _ad_group(3, frequency_cap=(1, 1)),
+    ]
+    counters.add(
+        [
+            Charge(KEY, 300, NOW - timedelta(hours=2), ("u1", "imp_1")),
+            Charge(KEY, 200, NOW, ("u1", "imp_2")),
+            Charge(SpendKey("adg_3", "cmp_1", KEY.day), 40, NOW, ("u1", "imp_3")),
+            Charge(SpendKey("adg_3", "cmp_1", KEY.day), 40, NOW, ("u2", "imp_4")),
+        ]
+    )
+    counts = CounterState(counters, balances=None).read("u1", ad_groups, NOW)
+    assert counts == Counts(
+        [Spend(500, 500, 580, 580), Spend(0, 0, 0, 0), Spend(80, 80, 580, 580)],
+        {"adg_1": 2, "adg_3": 1},
+        {"adv_1": None, "adv_2": None},
+    )
 
 
-def test_counter_state_reads_in_process_spend_as_the_spend_key_path_does():
-    from adsmanager.serving.runtime import CounterState
-    from auction.types import AdGroup, Budget, Targeting
+def test_counter_state_reads_spend_on_each_ad_groups_local_day():
+    """CounterState keeps each time zone's day for a minute: it must read the same spend as
+    asking for each ad group's local day afresh."""
+    from auction.eligibility import local_day
 
     counters = InProcessCounters()
     zones = ("America/New_York", "Asia/Tokyo", "UTC")
-    ad_groups = [
-        AdGroup(
-            ad_group_id=f"adg_{i}",
-            campaign_id=f"cmp_{i % 4}",
-            advertiser_id="adv_1",
-            objective="TRAFFIC",
-            billing_event="CPM",
-            bid_micros=1,
-            targeting=Targeting(),
-            ads=(),
-            timezone=zones[i % 3],
-            campaign_start=NOW - timedelta(days=9),
-            campaign_end=None,
-            campaign_budget=Budget("DAILY", 10**9),
-        )
-        for i in range(12)
-    ]
+    ad_groups = [_ad_group(i, campaign_id=f"cmp_{i % 4}", timezone=zones[i % 3]) for i in range(12)]
     # Charges on the local day at NOW and the days either side, in every zone.
     for i, day in enumerate((date(2026, 11, 26), date(2026, 11, 27), date(2026, 11, 28))):
         counters.add(
             Charge(SpendKey(g.ad_group_id, g.campaign_id, day), 10**i * (n + 1), NOW)
             for n, g in enumerate(ad_groups)
         )
-    fast = CounterState(counters, balances=None)
-    plain = CounterState(_SpendKeysOnly(counters), balances=None)
+    state = CounterState(counters, balances=None)
     for now in (NOW, NOW + timedelta(hours=13), NOW - timedelta(hours=13)):
-        spends = fast.spend(ad_groups, now)
-        assert spends == plain.spend(ad_groups, now)
+        spends = state.read("u1", ad_groups, now).spends
+        keys = [(g.ad_group_id, g.campaign_id, local_day(g, now)) for g in ad_groups]
+        assert spends == counters.read(keys, "u1", [], [], now)[0]
         assert len({s.ad_group_today_micros for s in spends}) > 3  # days and groups differ
