@@ -1,0 +1,87 @@
+"""insert_rows: many rows in one statement, on SQLite (executemany) and on PostgreSQL (one
+array per column, unnested), with the same results."""
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select
+
+from adsmanager.db.delivery import DeliveryHour, ServedAd
+from adsmanager.db.upsert import insert_rows
+
+HOUR = datetime(2026, 11, 29, 9, tzinfo=UTC)
+
+
+def _served(number: int, **fields) -> dict:
+    return {
+        "impression_id": f"imp_{number}",
+        "request_id": f"req_{number}",
+        "served_at": HOUR,
+        "user_id": "u1",
+        "ad_id": "ad_1",
+        "ad_group_id": "adg_1",
+        "advertiser_id": "adv_1",
+        "position": 3 + number,
+        "billing_event": "CPC",
+        "price_micros": 10**9 + number,
+        "pctr": 0.0125 * (number + 1),
+        "model_version": "lgbm-1",
+        # A JSON list is one value, not a dimension of the array it travels in.
+        "features": [float(number), -1.0, 0.5],
+        **fields,
+    }
+
+
+def test_rows_round_trip(db):
+    rows = [_served(n) for n in range(3)]
+    table = ServedAd.__table__
+    with db.transaction() as session:
+        session.execute(*insert_rows(session, table, rows))
+    with db.read() as session:
+        stored = session.execute(select(table).order_by(table.c.impression_id)).mappings().all()
+    assert [dict(row) for row in stored] == rows
+
+
+def test_conflicts_update_and_return_only_what_was_inserted(db):
+    table = DeliveryHour.__table__
+
+    def add(rows: list[dict]) -> None:
+        with db.transaction() as session:
+            insert, parameters = insert_rows(session, table, rows)
+            statement = insert.on_conflict_do_update(
+                index_elements=["ad_id", "hour"],
+                set_={"impressions": table.c.impressions + insert.excluded.impressions},
+            )
+            session.execute(statement, parameters)
+
+    row = {
+        "ad_id": "ad_1",
+        "hour": HOUR,
+        "ad_group_id": "adg_1",
+        "campaign_id": "cmp_1",
+        "advertiser_id": "adv_1",
+        "impressions": 2,
+        "clicks": 0,
+        "spend_micros": 0,
+    }
+    add([row])
+    add([{**row, "impressions": 5}, {**row, "ad_id": "ad_2", "impressions": 1}])
+    with db.read() as session:
+        counts = session.execute(select(table.c.ad_id, table.c.impressions).order_by("ad_id"))
+        assert counts.all() == [("ad_1", 7), ("ad_2", 1)]
+
+    served = ServedAd.__table__
+    with db.transaction() as session:
+        session.execute(*insert_rows(session, served, [_served(0)]))
+    with db.transaction() as session:
+        insert, parameters = insert_rows(session, served, [_served(0), _served(1)])
+        statement = insert.on_conflict_do_nothing(index_elements=["impression_id"]).returning(
+            served.c.impression_id
+        )
+        assert session.scalars(statement, parameters).all() == ["imp_1"]
+
+
+def test_rows_must_share_their_keys(db):
+    rows = [_served(0), {**_served(1), "extra": 1}]
+    with db.transaction() as session, pytest.raises(ValueError, match="same keys"):
+        insert_rows(session, ServedAd.__table__, rows)
