@@ -39,13 +39,13 @@ class Charge:
     advertiser_id: str | None = None
 
 
-def _spend_names(key: SpendKey) -> tuple[str, str, str, str]:
-    day = key.day.isoformat()
+def _spend_names(ad_group_id: str, campaign_id: str, day: str) -> tuple[str, str, str, str]:
+    """The Redis keys of a SpendKey's four totals; ``day`` in ISO format."""
     return (
-        f"spend:adg:{key.ad_group_id}:{day}",
-        f"spend:adg:{key.ad_group_id}",
-        f"spend:cmp:{key.campaign_id}:{day}",
-        f"spend:cmp:{key.campaign_id}",
+        f"spend:adg:{ad_group_id}:{day}",
+        f"spend:adg:{ad_group_id}",
+        f"spend:cmp:{campaign_id}:{day}",
+        f"spend:cmp:{campaign_id}",
     )
 
 
@@ -146,6 +146,17 @@ class InProcessCounters:
                     views[:] = [at for at in views if at > oldest]
 
 
+# Each key's views after its window's start (ARGV, exclusive), in one command: a ZCOUNT per
+# capped candidate would be a command each for the worker to pack and parse.
+_COUNT_VIEWS = """
+local counts = {}
+for i, key in ipairs(KEYS) do
+  counts[i] = redis.call('ZCOUNT', key, ARGV[i], '+inf')
+end
+return counts
+"""
+
+
 class RedisCounters:
     # Daily spend keys outlive their day by a margin (time zones, late events).
     DAY_TTL_SECONDS = 3 * 86_400
@@ -159,19 +170,30 @@ class RedisCounters:
         # One round trip for the lot: the auction waits for it.
         pipe = self._redis.pipeline(transaction=False)
         if keys:
-            pipe.mget([name for key in keys for name in _spend_names(SpendKey(*key))])
-        now_seconds = now.timestamp()
-        for ad_group_id, hours in windows:
-            pipe.zcount(
-                _frequency_name(ad_group_id, user_id), f"({now_seconds - hours * 3600}", "+inf"
+            days = {day: day.isoformat() for _, _, day in keys}  # a few zones, a few days
+            pipe.mget(
+                [
+                    name
+                    for ad_group_id, campaign_id, day in keys
+                    for name in _spend_names(ad_group_id, campaign_id, days[day])
+                ]
+            )
+        if windows:
+            now_seconds = now.timestamp()
+            pipe.eval(
+                _COUNT_VIEWS,
+                len(windows),
+                *(_frequency_name(ad_group_id, user_id) for ad_group_id, _ in windows),
+                *(f"({now_seconds - hours * 3600}" for _, hours in windows),
             )
         if advertiser_ids:
             pipe.mget([_advertiser_name(advertiser_id) for advertiser_id in advertiser_ids])
         replies = pipe.execute()
         spent = [int(value or 0) for value in replies.pop()] if advertiser_ids else []
-        totals = [int(value or 0) for value in replies.pop(0)] if keys else []
+        seen = [int(count) for count in replies.pop()] if windows else []
+        totals = [int(value or 0) for value in replies.pop()] if keys else []
         spends = [Spend(*totals[i : i + 4]) for i in range(0, len(totals), 4)]
-        return spends, [int(count) for count in replies], spent
+        return spends, seen, spent
 
     def advertiser_spend(self, advertiser_ids: Sequence[str]) -> list[int]:
         if not advertiser_ids:
@@ -186,7 +208,10 @@ class RedisCounters:
         expiring: set[str] = set()
         views: dict[str, dict[str, float]] = defaultdict(dict)
         for charge in charges:
-            daily, lifetime, campaign_daily, campaign_lifetime = _spend_names(charge.key)
+            key = charge.key
+            daily, lifetime, campaign_daily, campaign_lifetime = _spend_names(
+                key.ad_group_id, key.campaign_id, key.day.isoformat()
+            )
             if charge.micros:
                 for name in (daily, lifetime, campaign_daily, campaign_lifetime):
                     increments[name] += charge.micros

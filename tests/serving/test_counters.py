@@ -108,8 +108,11 @@ def test_redis_keys_expire_and_old_views_are_trimmed(redis_url):
         assert client.ttl(name) == -1
 
 
-@pytest.mark.parametrize("counters", [InProcessCounters()])
-def test_frequency_window_edges(counters):
+@pytest.mark.parametrize("shared", [False, True], ids=["in-process", "redis"])
+def test_frequency_window_edges(shared, request):
+    counters = (
+        RedisCounters(request.getfixturevalue("redis_url")) if shared else InProcessCounters()
+    )
     counters.add([Charge(KEY, 0, NOW, ("u", "imp_a"))])
     assert counters.read([], "u", [("adg_1", 1)], [], NOW + timedelta(minutes=59))[1] == [1]
     assert counters.read([], "u", [("adg_1", 1)], [], NOW + timedelta(hours=1))[1] == [0]
