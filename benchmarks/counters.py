@@ -4,7 +4,8 @@ Prints the time for what one auction reads per chunk of 50 candidates (``Counter
 spend, the viewer's capped impressions, the funded advertisers' spend; balances enforced)
 and for what one batch of 500 accepted impressions adds (``Counters.add``), best of 5 rounds.
 
-    python benchmarks/counters.py [--redis redis://127.0.0.1:6379/13]
+    python benchmarks/counters.py                                  # in process only
+    python benchmarks/counters.py --redis redis://127.0.0.1:6379/13  # and in Redis
 
 The Redis database given is flushed first.
 """
@@ -92,7 +93,7 @@ def measure(name: str, counters) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--redis", default="redis://127.0.0.1:6379/13", help="'' to skip")
+    parser.add_argument("--redis", help="a Redis database to measure in (flushed first)")
     args = parser.parse_args()
     measure("in-process", InProcessCounters())
     if args.redis:

@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from auction.types import Spend
 
@@ -72,6 +72,12 @@ def _frequency_name(ad_group_id: str, user_id: str) -> str:
 LONGEST_WINDOW_SECONDS = 720 * 3600
 
 
+class Readings(NamedTuple):
+    spends: list[Spend]  # per (ad group id, campaign id, advertiser's local day)
+    seen: list[int]  # the viewer's impressions per (ad group id, window in hours)
+    spent: list[int]  # per advertiser id
+
+
 class Counters(Protocol):
     def read(
         self,
@@ -80,7 +86,7 @@ class Counters(Protocol):
         windows: Sequence[tuple[str, int]],
         advertiser_ids: Sequence[str],
         now: datetime,
-    ) -> tuple[list[Spend], list[int], list[int]]:
+    ) -> Readings:
         """All the auction reads for a chunk of candidates, at once: the ``Spend`` of each
         (ad group id, campaign id, advertiser's local day); how many impressions ``user_id``
         had of each (ad group id, window in hours) since ``now`` less the window; each
@@ -98,8 +104,8 @@ class InProcessCounters:
         self._views: dict[str, list[float]] = defaultdict(list)
         self._lock = threading.Lock()
 
-    def read(self, keys, user_id, windows, advertiser_ids, now):
-        return (
+    def read(self, keys, user_id, windows, advertiser_ids, now) -> Readings:
+        return Readings(
             self._spend_of(keys),
             self._impressions_in_window(user_id, windows, now),
             self.advertiser_spend(advertiser_ids),
@@ -166,7 +172,7 @@ class RedisCounters:
 
         self._redis = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=1)
 
-    def read(self, keys, user_id, windows, advertiser_ids, now):
+    def read(self, keys, user_id, windows, advertiser_ids, now) -> Readings:
         # One round trip for the lot: the auction waits for it.
         pipe = self._redis.pipeline(transaction=False)
         if keys:
@@ -193,7 +199,7 @@ class RedisCounters:
         seen = [int(count) for count in replies.pop()] if windows else []
         totals = [int(value or 0) for value in replies.pop()] if keys else []
         spends = [Spend(*totals[i : i + 4]) for i in range(0, len(totals), 4)]
-        return spends, seen, spent
+        return Readings(spends, seen, spent)
 
     def advertiser_spend(self, advertiser_ids: Sequence[str]) -> list[int]:
         if not advertiser_ids:
@@ -220,7 +226,7 @@ class RedisCounters:
                     increments[_advertiser_name(charge.advertiser_id)] += charge.micros
             if charge.impression is not None:
                 user_id, impression_id = charge.impression
-                name = _frequency_name(charge.key.ad_group_id, user_id)
+                name = _frequency_name(key.ad_group_id, user_id)
                 views[name][impression_id] = charge.at.timestamp()
         pipe = self._redis.pipeline(transaction=False)
         for name, micros in increments.items():

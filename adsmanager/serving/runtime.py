@@ -53,7 +53,9 @@ class CounterState:
             if day is None:
                 day = days[g.timezone] = self._local_day(g, now, minute)
             keys.append((g.ad_group_id, g.campaign_id, day))
-        windows = [(g.ad_group_id, g.frequency_cap[1]) for g in ad_groups if g.frequency_cap]
+        windows = [
+            (g.ad_group_id, g.frequency_cap[1]) for g in ad_groups if g.frequency_cap is not None
+        ]
         advertiser_ids = {g.advertiser_id for g in ad_groups}
         reading = self._balances.current() if self._balances is not None else None
         funded = reading.funded(advertiser_ids) if reading is not None else []

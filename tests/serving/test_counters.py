@@ -91,13 +91,15 @@ def test_redis_keys_expire_and_old_views_are_trimmed(redis_url):
     counters = RedisCounters(redis_url)
     counters.add([Charge(KEY, 0, NOW, ("u1", "imp_old"))])
     month_later = NOW + timedelta(seconds=LONGEST_WINDOW_SECONDS + 60)
+    # The batch's latest view sets the cut: the old view goes, the batch's earlier one stays.
     counters.add(
         [
             Charge(KEY, 10, month_later, ("u1", f"imp_{number}"), advertiser_id="adv_1")
-            for number in range(5)
+            for number in range(4)
         ]
+        + [Charge(KEY, 10, NOW + timedelta(hours=1), ("u1", "imp_4"), advertiser_id="adv_1")]
     )
-    assert client.zrange("freq:adg_1:u1", 0, -1) == [f"imp_{n}".encode() for n in range(5)]
+    assert client.zrange("freq:adg_1:u1", 0, -1) == [f"imp_{n}".encode() for n in (4, 0, 1, 2, 3)]
     day = KEY.day.isoformat()
     assert client.get(f"spend:adg:adg_1:{day}") == b"50"
     assert client.get("spend:adv:adv_1") == b"50"
