@@ -307,6 +307,11 @@ def main() -> None:
             for p in np.unique(positions)
         )
     )
+    print(
+        f"  position effect: {model.position_effect.slope:+.4f} log-odds per slot, fitted on "
+        f"{int(train.y.sum()):,} training clicks (the simulator's: "
+        f"{simulator.POSITION_SLOPE:+.4f})"
+    )
     for name, probabilities in (("model", predicted), ("oracle", expected)):
         scores = position_z_scores(test.y, probabilities, positions)
         print(
