@@ -37,7 +37,7 @@ def insert_rows(session: Session, table: Table, rows: list[dict]):
                 bindparam(
                     f"{name}_values",
                     [row[name] for row in rows],
-                    type_=postgresql.ARRAY(_item_type(table.c[name].type), dimensions=1),
+                    type_=postgresql.ARRAY(array_item_type(table.c[name].type), dimensions=1),
                 )
                 for name in names
             )
@@ -49,7 +49,7 @@ def insert_rows(session: Session, table: Table, rows: list[dict]):
     return postgresql.insert(table).from_select(names, source), None
 
 
-def _item_type(column_type: TypeEngine) -> TypeEngine:
+def array_item_type(column_type: TypeEngine) -> TypeEngine:
     """The array's element type: a string column's without its length. PostgreSQL cuts a
     string cast to varchar(n) down to n characters, where storing it in the column refuses
     it; unbounded, the column's own limit applies."""

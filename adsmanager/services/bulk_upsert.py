@@ -30,7 +30,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from adsmanager.db.database import Database
-from adsmanager.db.upsert import insert_for
+from adsmanager.db.upsert import array_item_type, insert_rows
 
 CREATED, UPDATED, UNCHANGED = "created", "updated", "unchanged"
 # A stored row whose ``owner`` column differs from the new row's: written nothing.
@@ -65,7 +65,9 @@ def _postgres(session: Session) -> bool:
 def among(session: Session, column: Column, values: Sequence[Any]):
     """``column IN values``: on PostgreSQL ``= ANY(array)``, one parameter, one plan."""
     if _postgres(session):
-        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+        return column == any_(
+            bindparam(None, list(values), type_=ARRAY(array_item_type(column.type)))
+        )
     return column.in_(values)
 
 
@@ -147,14 +149,11 @@ def _insert(
         {name: row[name] for name in names} | on_insert | {"updated_at": now}
         for row in sorted(rows, key=lambda row: _key_of(spec, row))
     ]
-    if _postgres(session):
-        return _insert_arrays(session, spec, values)
-    statement = (
-        insert_for(session, table)
-        .on_conflict_do_nothing(index_elements=list(spec.key))
-        .returning(*(table.c[name] for name in spec.key))
+    insert, parameters = insert_rows(session, table, values)
+    statement = insert.on_conflict_do_nothing(index_elements=list(spec.key)).returning(
+        *(table.c[name] for name in spec.key)
     )
-    return {tuple(row) for row in session.execute(statement, values)}
+    return {tuple(row) for row in session.execute(statement, parameters)}
 
 
 def _update(session: Session, spec: UpsertSpec, rows: list[dict], now: datetime) -> None:
@@ -185,20 +184,9 @@ def _arrays(session: Session, table: Table, values: list[dict]) -> tuple[list[st
         convert = column.type.bind_processor(dialect)
         cells = [row[name] for row in values]
         parameters[f"p{position}"] = [convert(cell) for cell in cells] if convert else cells
-        casts.append(f"CAST(:p{position} AS {column.type.compile(dialect)}[])")
+        item_type = array_item_type(column.type).compile(dialect)
+        casts.append(f"CAST(:p{position} AS {item_type}[])")
     return casts, parameters
-
-
-def _insert_arrays(session: Session, spec: UpsertSpec, values: list[dict]) -> set[Key]:
-    quote = session.get_bind().dialect.identifier_preparer.quote
-    casts, parameters = _arrays(session, spec.table, values)
-    key = ", ".join(quote(name) for name in spec.key)
-    statement = text(
-        f"INSERT INTO {quote(spec.table.name)} ({', '.join(quote(name) for name in values[0])})"
-        f" SELECT * FROM unnest({', '.join(casts)})"
-        f" ON CONFLICT ({key}) DO NOTHING RETURNING {key}"
-    ).columns(*(spec.table.c[name] for name in spec.key))
-    return {tuple(row) for row in session.execute(statement, parameters)}
 
 
 def _update_arrays(session: Session, spec: UpsertSpec, values: list[dict]) -> None:

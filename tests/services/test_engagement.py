@@ -253,3 +253,34 @@ def test_upsert_creators_counts_and_reports_bad_rows(db):
         T0,
     )
     assert stored["c5"].created_at == T1
+
+
+@pytest.mark.parametrize("stored_first", [False, True], ids=["insert", "update"])
+def test_a_string_too_long_for_its_column_is_never_cut_short(db, stored_first):
+    """Inserted or updated, an over-long value is refused (PostgreSQL) or kept whole (SQLite,
+    which has no length limits), never shortened to fit."""
+    from sqlalchemy.exc import DBAPIError
+
+    row = {
+        "id": "c_long",
+        "country": "US",
+        "verified_age": None,
+        "followers": 10,
+        "standing": "GOOD",
+        "joined_on": None,
+        "stripe_account_id": "acct_short",
+    }
+    if stored_first:
+        with db.transaction() as session:
+            bulk_upsert.upsert(session, creators.SPEC, [row], T0)
+    long_account = "acct_" + "x" * 300  # the column holds 255
+    try:
+        with db.transaction() as session:
+            bulk_upsert.upsert(
+                session, creators.SPEC, [{**row, "stripe_account_id": long_account}], T1
+            )
+    except DBAPIError:
+        assert db.engine.dialect.name == "postgresql"
+        return
+    with db.read() as session:
+        assert session.get(Creator, "c_long").stripe_account_id == long_account
