@@ -33,7 +33,7 @@ from auction.types import (
 
 
 @dataclass(frozen=True, slots=True)
-class Counts:
+class ChunkCounts:
     """What the shared counters say of a chunk of candidates."""
 
     spends: list[Spend]  # one per ad group, in order
@@ -45,7 +45,7 @@ class State(Protocol):
     """Shared counters, read once per chunk of candidates: one call, so counters kept in
     another process (Redis) answer in one round trip."""
 
-    def read(self, user_id: str, ad_groups: Sequence[AdGroup], now: datetime) -> Counts: ...
+    def read(self, user_id: str, ad_groups: Sequence[AdGroup], now: datetime) -> ChunkCounts: ...
 
 
 # On an exploration page, how many candidates to look through for new ad groups, and how

@@ -17,7 +17,7 @@ from adsmanager.serving.models import ModelHolder
 from adsmanager.serving.snapshot import SnapshotHolder
 from auction.ctr import ConstantPredictor, CtrPredictor, LightGBMPredictor
 from auction.eligibility import local_day
-from auction.engine import AuctionConfig, Counts
+from auction.engine import AuctionConfig, ChunkCounts
 from auction.insertion import AdLoadLimits
 from auction.tokens import TokenSigner
 from auction.types import AdGroup, ReservePrices
@@ -44,7 +44,7 @@ class CounterState:
             self._days[ad_group.timezone] = cached
         return cached[1]
 
-    def read(self, user_id: str, ad_groups: Sequence[AdGroup], now: datetime) -> Counts:
+    def read(self, user_id: str, ad_groups: Sequence[AdGroup], now: datetime) -> ChunkCounts:
         minute = int(now.timestamp()) // 60
         days: dict[str, date] = {}  # this call's, by time zone
         keys = []
@@ -67,7 +67,7 @@ class CounterState:
         seen_by_id = {
             ad_group_id: count for (ad_group_id, _), count in zip(windows, seen, strict=True)
         }
-        return Counts(spends, seen_by_id, balances)
+        return ChunkCounts(spends, seen_by_id, balances)
 
 
 def load_predictor(settings: Settings) -> CtrPredictor:

@@ -57,7 +57,7 @@ class Counters:
             )
             for g in ad_groups
         ]
-        return engine.Counts(spends, {}, {})
+        return engine.ChunkCounts(spends, {}, {})
 
 
 CONFIG = engine.AuctionConfig(

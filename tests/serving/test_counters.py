@@ -6,7 +6,7 @@ import pytest
 
 from adsmanager.serving.counters import Charge, InProcessCounters, RedisCounters, SpendKey
 from adsmanager.serving.runtime import CounterState
-from auction.engine import Counts
+from auction.engine import ChunkCounts
 from auction.types import AdGroup, Budget, Spend, Targeting
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
@@ -161,7 +161,7 @@ def test_counter_state_reads_a_chunk_at_once(shared, request):
         ]
     )
     counts = CounterState(counters, balances=None).read("u1", ad_groups, NOW)
-    assert counts == Counts(
+    assert counts == ChunkCounts(
         [Spend(500, 500, 580, 580), Spend(0, 0, 0, 0), Spend(80, 80, 580, 580)],
         {"adg_1": 2, "adg_3": 1},
         {"adv_1": None, "adv_2": None},
