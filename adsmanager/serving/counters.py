@@ -176,7 +176,10 @@ class RedisCounters:
         # One round trip for the lot: the auction waits for it.
         pipe = self._redis.pipeline(transaction=False)
         if keys:
-            days = {day: day.isoformat() for _, _, day in keys}  # a few zones, a few days
+            days: dict[date, str] = {}  # a few zones, a few days: each written out once
+            for _, _, day in keys:
+                if day not in days:
+                    days[day] = day.isoformat()
             pipe.mget(
                 [
                     name
