@@ -16,7 +16,9 @@ class _Gunicorn(BaseApplication):
 
     def load(self):
         from adsmanager import create_app
+        from adsmanager.serving import heap
 
+        heap.enable()  # see adsmanager/serving/heap.py
         return create_app()
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from adsmanager.db.base import utcnow
 from adsmanager.db.database import Database
 from adsmanager.db.delivery import DeliveryHour
+from adsmanager.serving import heap
 from adsmanager.serving.background import poll_forever
 from auction.history import Counts, CtrHistory
 
@@ -59,8 +60,10 @@ class HistoryHolder:
             with self._lock:
                 if self._history is None:
                     self._history = load(self._db, self._days)
+                    heap.settle()
                     poll_forever("history-refresh", self._refresh_seconds, self.refresh)
         return self._history
 
     def refresh(self) -> None:
         self._history = load(self._db, self._days)
+        heap.settle()

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from adsmanager.db.database import Database
 from adsmanager.db.models import Ad, AdGroup, Advertiser, Campaign
+from adsmanager.serving import heap
 from adsmanager.serving.background import poll_forever
 from adsmanager.vocabulary import (
     TARGETING_FIELDS,
@@ -282,6 +283,7 @@ class SnapshotHolder:
                 if self._snapshot is None:
                     self._looked_at = datetime.now(UTC)
                     self._snapshot = build(self._db, self._prior_ctr, self._history())
+                    heap.settle()
                     self._start_refresher()
         return self._snapshot
 
@@ -304,7 +306,8 @@ class SnapshotHolder:
             if new is None:
                 return False
             self._snapshot = new
-            return True
+        heap.settle()
+        return True
 
     def _start_refresher(self) -> None:
         self._thread = poll_forever("snapshot-refresh", self._refresh_seconds, self._refresh_logged)
