@@ -46,7 +46,7 @@ class Market:
         )
         self.ad_groups: tuple[AdGroup, ...] = tuple(g for g, _ in ranked)
         self.index = TargetingIndex(self.ad_groups)
-        self._live: tuple[int, int] | None = None  # (minute, bitset)
+        self._live: dict[int, int] = {}  # bitset by minute: this one, and maybe the next
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -54,12 +54,19 @@ class Market:
 
     def live_mask(self, now: datetime) -> int:
         """The ad groups whose flight overlaps ``now``'s minute and whose daypart includes
-        it: a cheap prefilter; the engine still checks each candidate at the exact time."""
+        it: a cheap prefilter; the engine still checks each candidate at the exact time.
+
+        Worked out once per minute (10 ms for 10,000 ad groups, 130 ms for 100,000), and
+        kept with the previous minute's: so a server can work out the next minute's ahead,
+        off the request path, by asking for a time in it."""
         minute = int(now.timestamp()) // 60
-        cached = self._live
-        if cached is not None and cached[0] == minute:
-            return cached[1]
+        mask = self._live.get(minute)
+        if mask is not None:
+            return mask
         with self._lock:
+            mask = self._live.get(minute)
+            if mask is not None:
+                return mask
             start = datetime.fromtimestamp(minute * 60, tz=UTC)
             end = start + timedelta(minutes=1)
 
@@ -70,7 +77,9 @@ class Market:
                 return flying and in_daypart(g, start)
 
             mask = self.index.mask(live)
-            self._live = (minute, mask)
+            # A new dict, so a reader never sees one being changed.
+            kept = {m: known for m, known in self._live.items() if m in (minute - 1, minute + 1)}
+            self._live = {**kept, minute: mask}
         return mask
 
     def candidates(self, user: User, now: datetime) -> Iterator[AdGroup]:

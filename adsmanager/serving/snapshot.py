@@ -42,6 +42,9 @@ WEEKDAYS = [day.value for day in Weekday]
 # Each refresh looks this far before the previous look: a transaction stamps updated_at when
 # it writes but becomes visible when it commits, a little later (and clocks of hosts differ).
 LOOK_BACK = timedelta(seconds=10)
+# How long before a minute begins the refresher works out which ad groups are live in it, so
+# that no request has to (130 ms with 100,000 ad groups).
+LIVE_MASK_LEAD = timedelta(seconds=15)
 
 
 @dataclass(frozen=True)
@@ -282,7 +285,9 @@ class SnapshotHolder:
             with self._lock:
                 if self._snapshot is None:
                     self._looked_at = datetime.now(UTC)
-                    self._snapshot = build(self._db, self._prior_ctr, self._history())
+                    self._snapshot = _with_live_masks(
+                        build(self._db, self._prior_ctr, self._history())
+                    )
                     heap.settle()
                     self._start_refresher()
         return self._snapshot
@@ -305,7 +310,7 @@ class SnapshotHolder:
                 )
             if new is None:
                 return False
-            self._snapshot = new
+            self._snapshot = _with_live_masks(new)
         heap.settle()
         return True
 
@@ -315,3 +320,14 @@ class SnapshotHolder:
     def _refresh_logged(self) -> None:
         if self.refresh():
             log.info("ad group snapshot refreshed: %d servable", len(self._snapshot.ad_groups))
+        else:
+            _with_live_masks(self._snapshot)  # the next minute's, once it is near
+
+
+def _with_live_masks(snapshot: Snapshot) -> Snapshot:
+    """``snapshot`` with its market's live ad groups worked out for this minute, and for the
+    next when it begins within ``LIVE_MASK_LEAD``: off the request path."""
+    now = datetime.now(UTC)
+    snapshot.market.live_mask(now)
+    snapshot.market.live_mask(now + LIVE_MASK_LEAD)
+    return snapshot

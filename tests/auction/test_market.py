@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from auction.history import SHRINKAGE_IMPRESSIONS, Counts, CtrHistory
 from auction.market import Market
+from auction.targeting import TargetingIndex
 from auction.types import CPC, CPM
-from tests.auction.test_eligibility import make_ad_group
+from tests.auction.test_eligibility import make_ad_group, utc
 
 
 def _groups():
@@ -52,3 +53,32 @@ def test_an_ad_group_without_history_takes_its_advertisers_rate_then_the_platfor
     # "good" at its advertiser's 10%; "poor", "new" at the platform's 10% too: 20,000,000 and
     # 5,000,000 eCPM.
     assert _order(Market(groups, 0.02, history)) == ["poor", "good", "new", "cpm"]
+
+
+def test_a_minutes_live_ad_groups_are_worked_out_once_and_can_be_worked_out_ahead(monkeypatch):
+    worked_out = []
+    mask = TargetingIndex.mask
+
+    def counted(index, keep):
+        worked_out.append(1)
+        return mask(index, keep)
+
+    monkeypatch.setattr(TargetingIndex, "mask", counted)
+    ends = utc(2026, 11, 27, 12, 0, 30)
+    market = Market(
+        [
+            make_ad_group(ad_group_id="stays", advertiser_id="a"),
+            make_ad_group(ad_group_id="ends", advertiser_id="b", campaign_end=ends),
+        ],
+        0.02,
+    )
+    ahead = market.live_mask(utc(2026, 11, 27, 12, 1, 5))  # asked for during 12:00
+    now = market.live_mask(utc(2026, 11, 27, 12, 0, 50))
+    assert len(worked_out) == 2
+    assert market.live_mask(utc(2026, 11, 27, 12, 1, 59)) == ahead  # not worked out again
+    assert market.live_mask(utc(2026, 11, 27, 12, 0, 1)) == now  # nor is this minute's
+    assert len(worked_out) == 2
+    assert bin(now).count("1") == 2 and bin(ahead).count("1") == 1  # "ends" ended at 12:00:30
+    market.live_mask(utc(2026, 11, 27, 12, 3))
+    market.live_mask(utc(2026, 11, 27, 12, 0, 1))  # more than a minute away: forgotten
+    assert len(worked_out) == 4

@@ -1,6 +1,10 @@
 """The snapshot: what is servable, and refreshes that read only what changed."""
 
+from datetime import UTC, datetime
+
 from adsmanager.serving.snapshot import SnapshotHolder
+from auction.targeting import TargetingIndex
+from auction.types import User
 from tests.factories import make_ad, make_ad_group, make_campaign
 
 
@@ -83,3 +87,21 @@ def test_the_first_stage_follows_the_click_through_history(admin, acme, globex, 
     assert [g.ad_group_id for g in snapshot.market.ad_groups] == [cpm["id"], cpc["id"]]
     assert snapshot.market.history is history["now"]
     assert holder.refresh() is False
+
+
+def test_requests_find_the_minutes_live_ad_groups_worked_out(admin, acme, db, monkeypatch):
+    api = acme[1]
+    group = make_ad_group(api, make_campaign(api)["id"])
+    ad = make_ad(api, group["id"])
+    admin.post(f"/v1/ads/{ad['id']}/review", json={"decision": "APPROVE"})
+    holder = SnapshotHolder(db, refresh_seconds=0, prior_ctr=0.02)
+    market = holder.current().market
+    worked_out = []
+    monkeypatch.setattr(TargetingIndex, "mask", lambda index, keep: worked_out.append(1))
+    # The holder worked this minute out when it built the snapshot (and the next minute's,
+    # were it about to begin), so a request does not.
+    assert [
+        g.ad_group_id
+        for g in market.candidates(User("u", country="US", age_group="18-24"), datetime.now(UTC))
+    ]
+    assert worked_out == []
