@@ -10,6 +10,7 @@ auction engine with each of them and compares expected revenue. Last, the time t
 1 million impressions and the cost of scoring a candidate.
 
     python benchmarks/ctr_quality.py [--train-days 3] [--per-day 300000] [--held-out 1000000]
+        [--seed 11]
 
 Targets (issue 4): log loss within 3% of the oracle's, AUC within 0.02, calibration ratio in
 [0.95, 1.05] overall and for each position with at least 1000 impressions, revenue with the
@@ -125,7 +126,9 @@ def _normalised(log_weights: np.ndarray) -> np.ndarray:
     return weights / weights.sum()
 
 
-def simulate_days(users, market, days: int, per_day: int, first_day_end: datetime, truth):
+def simulate_days(
+    users, market, days: int, per_day: int, first_day_end: datetime, truth, seed: int = SEED
+):
     """Records of ``days`` consecutive days, oldest first, one seed per day."""
     records = []
     for day in range(days):
@@ -133,7 +136,7 @@ def simulate_days(users, market, days: int, per_day: int, first_day_end: datetim
             users,
             market,
             per_day,
-            seed=SEED * 100 + day,
+            seed=seed * 100 + day,
             now=first_day_end + timedelta(days=day),
             click_model=truth,
         )
@@ -199,15 +202,17 @@ def feed_pages(users, count: int, start: datetime, seconds: int, rng: random.Ran
     ]
 
 
-def cold_start(users, market, model, truth, reserves, history, start, pages: int) -> None:
+def cold_start(
+    users, market, model, truth, reserves, history, start, pages: int, seed: int = SEED
+) -> None:
     """New ad groups (no history) join at ``start``: their impressions in the first hour,
     with exploration (5% of pages) and without."""
     newcomers = [
         replace(group, ad_group_id=f"new_{number:03d}", advertiser_id=f"new_adv_{number:03d}")
-        for number, group in enumerate(simulator.make_market(10, 2, seed=SEED + 1, now=END))
+        for number, group in enumerate(simulator.make_market(10, 2, seed=seed + 1, now=END))
     ]
     shop = Market([*market, *newcomers], engine.AuctionConfig.prior_ctr, history)
-    hour = feed_pages(users, pages, start, 3600, random.Random(SEED + 2))
+    hour = feed_pages(users, pages, start, 3600, random.Random(seed + 2))
     print(f"cold start: {len(newcomers)} new ad groups, first simulated hour ({pages:,} pages):")
     for share in (0.05, 0.0):
         served: dict[str, int] = {}
@@ -233,16 +238,22 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=2_000)
     parser.add_argument("--hour-pages", type=int, default=10_000, help="cold-start hour")
     parser.add_argument("--train-1m", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument(
+        "--seed", type=int, default=SEED, help="another simulated market, its users and days"
+    )
     args = parser.parse_args()
+    seed = args.seed
 
-    truth = simulator.ClickModel(SEED)
-    users = simulator.make_users(20_000, seed=SEED)
-    market = simulator.make_market(args.ad_groups // 10, 10, seed=SEED, now=END)
+    truth = simulator.ClickModel(seed)
+    users = simulator.make_users(20_000, seed=seed)
+    market = simulator.make_market(args.ad_groups // 10, 10, seed=seed, now=END)
     first_day_end = END - timedelta(days=args.train_days)
     started = time.perf_counter()
-    records = simulate_days(users, market, args.train_days, args.per_day, first_day_end, truth)
+    records = simulate_days(
+        users, market, args.train_days, args.per_day, first_day_end, truth, seed
+    )
     records += simulator.simulate_impressions(
-        users, market, args.held_out, seed=SEED * 100 + args.train_days, now=END, click_model=truth
+        users, market, args.held_out, seed=seed * 100 + args.train_days, now=END, click_model=truth
     )
     log(f"simulated {len(records):,} impressions in {time.perf_counter() - started:.0f} s")
     held_out_start = END - timedelta(days=1)
@@ -334,7 +345,7 @@ def main() -> None:
         ),
     ]
 
-    pages = feed_pages(users, args.pages, held_out_start, 24 * 3600, random.Random(SEED))
+    pages = feed_pages(users, args.pages, held_out_start, 24 * 3600, random.Random(seed))
     # What serving would know at the start of the held-out day: the training days' counts.
     recorder = HistoryRecorder()
     for record in records[:cut]:
@@ -369,7 +380,7 @@ def main() -> None:
 
     if args.train_1m:
         million = simulator.training_rows(
-            simulate_days(users, market, 4, 250_000, first_day_end, truth)
+            simulate_days(users, market, 4, 250_000, first_day_end, truth, seed)
         )
         started = time.perf_counter()
         ctr.train(million, num_trees=args.trees)
@@ -398,7 +409,9 @@ def main() -> None:
             f"each; median of 7 rounds {median * 1e6:.0f} us)"
         )
 
-    cold_start(users, market, model, truth, reserves, history, held_out_start, args.hour_pages)
+    cold_start(
+        users, market, model, truth, reserves, history, held_out_start, args.hour_pages, seed
+    )
 
     print("targets:")
     for name, value, passed in checks:
