@@ -28,6 +28,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 import numpy as np
 
@@ -162,14 +163,25 @@ def metrics_line(name: str, report: dict) -> str:
     )
 
 
+class Replay(NamedTuple):
+    """Micros over the replayed pages: what the winners paid, and what their ads were worth
+    to their advertisers (each winner's bid times the true chance of its billing event)."""
+
+    revenue: float
+    value: float
+
+
 def expected_revenue(
     pages, market: Market, predictor, truth, reserves, history, exploration_share=0.05, served=None
-) -> float:
-    """Micros: CPM impressions at their price, CPC clicks at theirs times the true pCTR.
-    ``served`` (a dict) counts the impressions of each ad group."""
+) -> Replay:
+    """Expected micros: CPM impressions at their price, CPC clicks at theirs times the true
+    pCTR. ``served`` (a dict) counts the impressions of each ad group.
+
+    Revenue rewards an underrated CPC winner (it pays more per click), so the value of the
+    allocation, which no calibration error can raise, is reported beside it."""
     config = engine.AuctionConfig(reserves=reserves, exploration_share=exploration_share)
     state = CounterState(InProcessCounters())  # balances not enforced
-    revenue = 0.0
+    revenue = value = 0.0
     for request in pages:
         outcome = engine.run(request, market, predictor, state, config, history)
         for winner in outcome.winners:
@@ -177,12 +189,15 @@ def expected_revenue(
                 served[winner.ad_group.ad_group_id] = served.get(winner.ad_group.ad_group_id, 0) + 1
             group = winner.ad_group
             price = per_event_price(group.billing_event, winner.placement.price_micros)
+            worth = per_event_price(group.billing_event, group.bid_micros)
             if group.billing_event == CPC:
-                price *= truth.probability(
+                chance = truth.probability(
                     request.user, group, winner.placement.position, request.now
                 )
+                price, worth = price * chance, worth * chance
             revenue += price
-    return revenue
+            value += worth
+    return Replay(revenue, value)
 
 
 def feed_pages(users, count: int, start: datetime, seconds: int, rng: random.Random):
@@ -216,7 +231,9 @@ def cold_start(
     print(f"cold start: {len(newcomers)} new ad groups, first simulated hour ({pages:,} pages):")
     for share in (0.05, 0.0):
         served: dict[str, int] = {}
-        revenue = expected_revenue(hour, shop, model, truth, reserves, history, share, served)
+        revenue = expected_revenue(
+            hour, shop, model, truth, reserves, history, share, served
+        ).revenue
         counts = [served.get(group.ad_group_id, 0) for group in newcomers]
         print(
             f"  exploration {share:.0%}: new ad groups got {sum(counts):,} impressions "
@@ -353,7 +370,7 @@ def main() -> None:
     history = recorder.history()
     shop = Market(market, engine.AuctionConfig.prior_ctr, history)
     reserves = ReservePrices(100_000, 10_000)
-    revenue = {
+    replays = {
         name: expected_revenue(pages, shop, predictor, truth, reserves, history)
         for name, predictor in (
             ("model", model),
@@ -362,11 +379,17 @@ def main() -> None:
             ("prior", ctr.ConstantPredictor(prior, version="prior")),
         )
     }
-    print(f"expected revenue over {args.pages:,} held-out pages (USD per 1000 pages):")
-    for name, micros in revenue.items():
+    revenue = {name: replay.revenue for name, replay in replays.items()}
+    print(
+        f"expected revenue over {args.pages:,} held-out pages (USD per 1000 pages), and the "
+        "value of the ads shown to their advertisers (bid x true chance of the event):"
+    )
+    for name, replay in replays.items():
         print(
-            f"  {name:10s} {micros / args.pages * 1000 / 1e6:10.2f}  "
-            f"({micros / revenue['oracle']:.1%} of oracle)"
+            f"  {name:10s} {replay.revenue / args.pages * 1000 / 1e6:10.2f}  "
+            f"({replay.revenue / revenue['oracle']:.1%} of oracle)  value "
+            f"{replay.value / args.pages * 1000 / 1e6:10.2f}  "
+            f"({replay.value / replays['oracle'].value:.1%} of oracle)"
         )
     kept = revenue["model"] / revenue["oracle"]
     checks.append(("revenue with the model >= 95% of the oracle's", f"{kept:.1%}", kept >= 0.95))
