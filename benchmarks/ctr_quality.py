@@ -6,8 +6,9 @@ following, held-out day: the model, the oracle (the click model's true probabili
 attainable oracle (the true click model, but each ad group's hidden quality known only as
 well as its impressions in the training days tell it: the best any model fed that history
 could do) and the constant prior. Then it replays feed pages of that day through the real
-auction engine with each of them and compares expected revenue. Last, the time to train on
-1 million impressions and the cost of scoring a candidate.
+auction engine with each of them and compares expected revenue, and the value of the ads
+shown to their advertisers (which, unlike revenue, an underrated CPC winner cannot raise).
+Last, the time to train on 1 million impressions and the cost of scoring a candidate.
 
     python benchmarks/ctr_quality.py [--train-days 3] [--per-day 300000] [--held-out 1000000]
         [--seed 11]
