@@ -7,7 +7,7 @@ attainable oracle (the true click model, but each ad group's hidden quality know
 well as its impressions in the training days tell it: the best any model fed that history
 could do) and the constant prior. Then it replays feed pages of that day through the real
 auction engine with each of them and compares expected revenue, and the value of the ads
-shown to their advertisers (which, unlike revenue, an underrated CPC winner cannot raise).
+shown to their advertisers (which, unlike revenue, does not depend on what they paid).
 Last, the time to train on 1 million impressions and the cost of scoring a candidate.
 
     python benchmarks/ctr_quality.py [--train-days 3] [--per-day 300000] [--held-out 1000000]
@@ -179,7 +179,7 @@ def expected_revenue(
     pCTR. ``served`` (a dict) counts the impressions of each ad group.
 
     Revenue rewards an underrated CPC winner (it pays more per click), so the value of the
-    allocation, which no calibration error can raise, is reported beside it."""
+    allocation, which depends only on which ads were shown, is reported beside it."""
     config = engine.AuctionConfig(reserves=reserves, exploration_share=exploration_share)
     state = CounterState(InProcessCounters())  # balances not enforced
     revenue = value = 0.0
