@@ -129,7 +129,7 @@ def _normalised(log_weights: np.ndarray) -> np.ndarray:
 
 
 def simulate_days(
-    users, market, days: int, per_day: int, first_day_end: datetime, truth, seed: int = SEED
+    users, market, days: int, per_day: int, first_day_end: datetime, truth, seed: int
 ):
     """Records of ``days`` consecutive days, oldest first, one seed per day."""
     records = []
@@ -219,7 +219,7 @@ def feed_pages(users, count: int, start: datetime, seconds: int, rng: random.Ran
 
 
 def cold_start(
-    users, market, model, truth, reserves, history, start, pages: int, seed: int = SEED
+    users, market, model, truth, reserves, history, start, pages: int, seed: int
 ) -> None:
     """New ad groups (no history) join at ``start``: their impressions in the first hour,
     with exploration (5% of pages) and without."""
