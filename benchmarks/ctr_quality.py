@@ -37,7 +37,7 @@ from adsmanager.services.auction import per_event_price
 from adsmanager.serving.counters import InProcessCounters
 from adsmanager.serving.runtime import CounterState
 from auction import ctr, engine, evaluation, simulator
-from auction.calibration import calibrate
+from auction.calibration import PositionEffect, calibrate
 from auction.features import FEATURE_NAMES
 from auction.history import HistoryRecorder
 from auction.market import Market
@@ -155,6 +155,17 @@ def position_z_scores(labels, probabilities, positions) -> dict[int, float]:
         p = probabilities[shown]
         scores[int(position)] = (labels[shown].sum() - p.sum()) / math.sqrt((p * (1 - p)).sum())
     return scores
+
+
+def sampled_position_slope(true_p, positions, labels) -> tuple[float, float]:
+    """The position slope that the same clicks give when everything else about each
+    impression is known (its true log-odds without the position term as the offset), and the
+    slope's standard error: how far sampling alone puts a fitted slope from the truth."""
+    positions = np.asarray(positions, np.float64)
+    log_odds = np.log(true_p) - np.log1p(-true_p) - simulator.POSITION_SLOPE * positions
+    rows = (1 / (1 + np.exp(-log_odds)), positions, labels)
+    spread = np.sum(true_p * (1 - true_p) * (positions - positions.mean()) ** 2)
+    return PositionEffect.fit(rows, rows).slope, 1 / math.sqrt(spread)
 
 
 def metrics_line(name: str, report: dict) -> str:
@@ -336,10 +347,14 @@ def main() -> None:
             for p in np.unique(positions)
         )
     )
+    sampled_slope, slope_error = sampled_position_slope(
+        true_p[:calibration_cut], train.X[:, POSITION], train.y
+    )
     print(
         f"  position effect: {model.position_effect.slope:+.4f} log-odds per slot, fitted on "
         f"{int(train.y.sum()):,} training clicks (the simulator's: "
-        f"{simulator.POSITION_SLOPE:+.4f})"
+        f"{simulator.POSITION_SLOPE:+.4f}; those clicks with the oracle's other effects give "
+        f"{sampled_slope:+.4f}, standard error {slope_error:.4f})"
     )
     for name, probabilities in (("model", predicted), ("oracle", expected)):
         scores = position_z_scores(test.y, probabilities, positions)
