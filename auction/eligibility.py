@@ -27,6 +27,7 @@ BUDGET_EXHAUSTED = "budget_exhausted"
 PACED = "paced"
 FREQUENCY_CAPPED = "frequency_capped"
 NO_BALANCE = "no_balance"
+BELOW_RESERVE = "below_reserve"
 
 HOURS_PER_WEEK = 7 * 24
 _MICROSECOND = timedelta(microseconds=1)

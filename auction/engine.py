@@ -13,13 +13,14 @@ from functools import cached_property
 from typing import Protocol
 
 from auction.ctr import CtrPredictor
-from auction.eligibility import LocalClock, eligible_on_clock, local_clock
+from auction.eligibility import BELOW_RESERVE, LocalClock, eligible_on_clock, local_clock
 from auction.exploration import is_exploration_page, run_with_exploration
 from auction.history import EMPTY_HISTORY, CtrHistory
 from auction.insertion import blend, slots_for
 from auction.market import Market
 from auction.pricing import Slot, ecpm_micros, run_auction
 from auction.types import (
+    CPM,
     Ad,
     AdGroup,
     AdLoadPolicy,
@@ -147,6 +148,20 @@ def _tie_breakers(request_id: str) -> Callable[[str], int]:
     return tie_breaker
 
 
+def _servable(
+    candidates: Iterator[AdGroup], reserves: ReservePrices, skipped: dict[str, int]
+) -> Iterator[AdGroup]:
+    """The candidates whose bid reaches their billing event's reserve. A bid below it can
+    never serve (a price is never above the bid nor below the reserve), so it must not take
+    a seat in the first stage that a bid able to serve would have had."""
+    cpm, cpc = reserves.cpm_micros, reserves.cpc_micros
+    for ad_group in candidates:
+        if ad_group.bid_micros >= (cpm if ad_group.billing_event == CPM else cpc):
+            yield ad_group
+        else:
+            skipped[BELOW_RESERVE] = skipped.get(BELOW_RESERVE, 0) + 1
+
+
 def _eligible_candidates(
     request: Request,
     candidates: Iterator[AdGroup],
@@ -201,9 +216,10 @@ def _newcomers(
     """On an exploration page, a few eligible new ad groups from anywhere in the prior order
     (a new ad group with a modest bid is rarely in the first stage), scanning a bounded
     number of candidates."""
+    scanned = itertools.islice(market.candidates(request.user, request.now), EXPLORATION_SCAN)
     new = (
         g
-        for g in itertools.islice(market.candidates(request.user, request.now), EXPLORATION_SCAN)
+        for g in _servable(scanned, config.reserves, skipped)
         if history.impressions_of(g.ad_group_id) < config.new_ad_impressions
     )
     return _eligible_candidates(
@@ -227,7 +243,7 @@ def run(
         return Outcome(list(request.feed), [], predictor.version, [], skipped)
     chosen = _eligible_candidates(
         request,
-        market.candidates(request.user, request.now),
+        _servable(market.candidates(request.user, request.now), config.reserves, skipped),
         state,
         skipped,
         size=config.first_stage_size,

@@ -130,9 +130,14 @@ def _ecpms_at(bids: list[Bid], pctrs: Sequence[float]) -> dict[str, int]:
 
 
 def _rank(bids: list[Bid], ecpms: dict[str, int], reserves: ReservePrices) -> list[Bid]:
+    return _best_per_advertiser(_ranked(bids, ecpms, reserves))
+
+
+def _ranked(bids: list[Bid], ecpms: dict[str, int], reserves: ReservePrices) -> list[Bid]:
+    """Every bid at or above its reserve, best first (an advertiser's several bids too)."""
     eligible = [bid for bid in bids if bid.bid_micros >= _reserve(bid, reserves)]
     eligible.sort(key=lambda bid: (-ecpms[bid.ad_group_id], -bid.tie_breaker, bid.ad_group_id))
-    return _best_per_advertiser(eligible)
+    return eligible
 
 
 def run_auction(
@@ -159,7 +164,7 @@ def run_auction(
     bids = list(bids)
     if slot_pctrs is None:
         ecpms = _ecpms(bids)
-        rankings = [(ecpms, _rank(bids, ecpms, reserves), None)] * len(slots)
+        rankings = [(ecpms, _ranked(bids, ecpms, reserves), None)] * len(slots)
     else:
         rankings = _slot_rankings(bids, slots, reserves, slot_pctrs)
     placements: list[Placement] = []
@@ -219,16 +224,16 @@ def _slot_rankings(
 
 
 def _contenders(ranked: list[Bid], placed: set[str], slot: Slot) -> Iterator[Bid]:
-    """In rank order, each advertiser's best bid, unless the advertiser already has an ad on
-    the page or that bid may not sit in ``slot`` (its other bids do not stand in)."""
+    """In rank order, each advertiser's best bid among those that may sit in ``slot``,
+    unless the advertiser already has an ad on the page. A bid that brand safety keeps out
+    of the slot is passed over, and the advertiser's next bid stands in for it."""
     seen: set[str] = set()
     for bid in ranked:
         advertiser = bid.advertiser_id
-        if advertiser in placed or advertiser in seen:
+        if advertiser in placed or advertiser in seen or not is_allowed(bid, slot):
             continue
         seen.add(advertiser)
-        if is_allowed(bid, slot):
-            yield bid
+        yield bid
 
 
 def is_allowed(bid: Bid, slot: Slot) -> bool:

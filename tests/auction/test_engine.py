@@ -107,6 +107,27 @@ def test_exhausted_budgets_are_skipped_and_the_stage_reads_on():
     assert counters.asked == ["adg_b", "adg_c", "adg_d", "adg_e", "adg_f"]
 
 
+def test_bids_below_their_reserve_take_no_seat_in_the_first_stage():
+    # Four CPC ad groups bid below the 1_000_000 reserve per click; at the 2% prior their
+    # eCPM (about 20_000_000) puts them ahead of a CPM bid that can serve, and they would
+    # fill the four seats: the page would get no ad.
+    config = replace(CONFIG, reserves=ReservePrices(1_000_000, 1_000_000))
+    low = [
+        replace(group(f"adg_low{i}", f"adv_low{i}", 999_999), billing_event="CPC") for i in range(4)
+    ]
+    request = engine.Request("req", User("u"), FEED, NOW)
+    outcome = engine.run(
+        request,
+        Market([*low, group("adg_ok", "adv_ok", 1_200_000)], 0.02),
+        ConstantPredictor(0.02, "c"),
+        Counters(),
+        config,
+    )
+    assert [c["ad_group_id"] for c in outcome.candidates] == ["adg_ok"]
+    assert [w.placement.bid.ad_group_id for w in outcome.winners] == ["adg_ok"]
+    assert outcome.skipped == {"below_reserve": 4}
+
+
 def test_a_feed_too_short_for_a_slot_asks_nothing():
     counters = Counters()
     request = engine.Request("req", User("u"), FEED[:2], NOW)

@@ -20,10 +20,11 @@ from auction.engine import _tie_breaker, _tie_breakers
 from auction.history import EMPTY_HISTORY, Counts, CtrHistory
 from auction.pricing import (
     Slot,
+    _best_per_advertiser,
     _ecpms,
     _ecpms_at,
     _price,
-    _rank,
+    _ranked,
     _reserve,
     ecpm_micros,
     is_allowed,
@@ -132,13 +133,13 @@ def test_per_request_tie_breakers_match_the_plain_hash():
 
 
 def _plain_run_auction(bids, slots, reserves):
-    """run_auction as it was: every allowed bid of each slot listed."""
+    """run_auction as it was: each advertiser's best bid allowed in each slot listed."""
     bids = list(bids)
     ecpms = _ecpms(bids)
-    remaining = _rank(bids, ecpms, reserves)
+    remaining = _ranked(bids, ecpms, reserves)
     placements, empty = [], 0
     for slot in slots:
-        allowed = [bid for bid in remaining if is_allowed(bid, slot)]
+        allowed = _best_per_advertiser([bid for bid in remaining if is_allowed(bid, slot)])
         if not allowed:
             empty += 1
             continue

@@ -389,6 +389,18 @@ def test_an_excluded_neighbour_skips_the_bid_for_that_slot_only(exclusion):
     ]
 
 
+def test_an_advertisers_next_bid_stands_in_where_brand_safety_keeps_its_best_out():
+    shy = cpm("a1", 9_000_000, advertiser_id="adv_a", excluded_creators=frozenset({"c_risky"}))
+    bids = [shy, cpm("a2", 7_000_000, advertiser_id="adv_a"), cpm("b", 5_000_000)]
+    slots = [slot(3, CLEAN, RISKY), slot(8, CLEAN, CLEAN)]
+    assert summary(run_auction(bids, slots, RESERVES)) == [
+        # a1 may not sit by RISKY; a2, allowed there, beats b and pays b's 5_000_000
+        ("a2", 3, 7_000_000, 5_000_000),
+        # adv_a is on the page: b takes slot 8 alone and pays the reserve
+        ("b", 8, 5_000_000, 1_000_000),
+    ]
+
+
 def test_a_slot_nobody_may_take_stays_empty_and_later_slots_still_fill():
     shy = {"excluded_creators": frozenset({"c_risky"})}
     bids = [cpm("a", 5_000_000, **shy), cpm("b", 3_000_000, **shy)]
@@ -434,6 +446,16 @@ slot_lists = st.lists(st.lists(feed_items, min_size=1, max_size=2), max_size=4).
 random_reserves = st.builds(
     ReservePrices, cpm_micros=st.integers(0, 2_000_000), cpc_micros=st.integers(0, 200_000)
 )
+
+
+def best_of_each_advertiser(ranked: list[Bid]) -> list[Bid]:
+    seen: set[str] = set()
+    best = []
+    for bid in ranked:
+        if bid.advertiser_id not in seen:
+            seen.add(bid.advertiser_id)
+            best.append(bid)
+    return best
 
 
 def reserve_for(bid: Bid, reserves: ReservePrices) -> int:
@@ -496,10 +518,16 @@ def test_each_slot_goes_to_the_best_allowed_bid_at_the_least_price_that_keeps_it
     bids, slots, reserves
 ):
     placements = run_auction(bids, slots, reserves)
-    remaining = rank(bids, reserves)
-    losers = [bid for bid in remaining if bid not in [p.bid for p in placements]]
+    # Every bid that may serve, an advertiser's several bids too: one kept out of a slot by
+    # brand safety leaves the slot to the advertiser's next bid.
+    remaining = sorted(
+        (bid for bid in bids if bid.bid_micros >= reserve_for(bid, reserves)),
+        key=lambda bid: (-ecpm_micros(bid), -bid.tie_breaker, bid.ad_group_id),
+    )
+    winning_advertisers = {p.bid.advertiser_id for p in placements}
+    losers = [bid for bid in remaining if bid.advertiser_id not in winning_advertisers]
     for each, placement in slot_of_each_placement(slots, placements):
-        allowed = [bid for bid in remaining if is_allowed(bid, each)]
+        allowed = best_of_each_advertiser([bid for bid in remaining if is_allowed(bid, each)])
         if placement is None:
             assert allowed == []
             continue
