@@ -250,6 +250,7 @@ def run(
         per_advertiser=config.per_advertiser,
     )
     exploring = is_exploration_page(request.request_id, config.exploration_share)
+    first_stage = len(chosen)
     if exploring:
         known = {g.ad_group_id for g in chosen}
         chosen += [
@@ -281,7 +282,13 @@ def run(
     ]
     if exploring:
         placements, explored = run_with_exploration(
-            bids, slots, config.reserves, history, config.new_ad_impressions, slot_pctrs
+            bids,
+            slots,
+            config.reserves,
+            history,
+            config.new_ad_impressions,
+            slot_pctrs,
+            newcomers=len(chosen) - first_stage,
         )
     else:
         placements, explored = run_auction(bids, slots, config.reserves, slot_pctrs), None

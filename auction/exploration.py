@@ -50,14 +50,27 @@ def run_with_exploration(
     history: CtrHistory,
     new_ad_impressions: int,
     slot_pctrs: Sequence[Sequence[float]] | None = None,
+    newcomers: int = 0,
 ) -> tuple[list[Placement], Bid | None]:
     """The GSP auction over all slots but the last, exactly as without exploration (slots are
     filled in page order, so the last one never affects the others), then the newest
     eligible bid of an advertiser that did not win in the last slot, at its reserve (with
     its pCTR there, from ``slot_pctrs`` as in ``run_auction``). With no such bid, the plain
-    auction over every slot."""
+    auction over every slot.
+
+    The last ``newcomers`` bids were found for exploration only (beyond the first stage):
+    they may take the explored slot, but neither win nor price any other, so no other
+    winner pays what it would not have paid on a page without exploration."""
+    bids = list(bids)
+    auctioned = bids[: len(bids) - newcomers]
+    auctioned_pctrs = (
+        [row[: len(auctioned)] for row in slot_pctrs] if slot_pctrs is not None else None
+    )
     placements = run_auction(
-        bids, slots[:-1], reserves, slot_pctrs[:-1] if slot_pctrs is not None else None
+        auctioned,
+        slots[:-1],
+        reserves,
+        auctioned_pctrs[:-1] if auctioned_pctrs is not None else None,
     )
     winners = {placement.bid.advertiser_id for placement in placements}
     explored = bid_to_explore(
@@ -68,9 +81,9 @@ def run_with_exploration(
         new_ad_impressions,
     )
     if explored is None:
-        return run_auction(bids, slots, reserves, slot_pctrs), None
+        return run_auction(auctioned, slots, reserves, auctioned_pctrs), None
     if slot_pctrs is not None:
-        explored = replace(explored, pctr=slot_pctrs[-1][list(bids).index(explored)])
+        explored = replace(explored, pctr=slot_pctrs[-1][bids.index(explored)])
     empty_before = len(slots) - 1 - len(placements)
     placements.append(
         Placement(

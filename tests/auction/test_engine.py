@@ -128,6 +128,36 @@ def test_bids_below_their_reserve_take_no_seat_in_the_first_stage():
     assert outcome.skipped == {"below_reserve": 4}
 
 
+def test_a_newcomer_found_for_exploration_moves_no_other_winners_price():
+    groups = [
+        group("adg_a", "adv_a", 5_000_000),
+        group("adg_b", "adv_b", 4_000_000),
+        group("adg_c", "adv_c", 3_000_000),  # beyond a first stage of two
+    ]
+
+    def prices(exploration_share: float):
+        config = replace(
+            CONFIG,
+            first_stage_size=2,
+            per_advertiser=1,
+            ad_load=AdLoadPolicy(3, 4, 3),
+            exploration_share=exploration_share,
+        )
+        request = engine.Request("req", User("u"), FEED, NOW)
+        market = Market(groups, 0.02)
+        outcome = engine.run(request, market, ConstantPredictor(0.02, "c"), Counters(), config)
+        placed = {w.placement.bid.ad_group_id: w.placement.price_micros for w in outcome.winners}
+        return placed, outcome.explored
+
+    plain, _ = prices(0.0)
+    explored_page, explored = prices(1.0)
+    assert plain == {"adg_a": 4_000_000, "adg_b": 1_000}
+    # adg_c, a newcomer to the history, takes the last slot at its reserve; adg_b still has
+    # no runner-up in its slot and pays the reserve, as without exploration.
+    assert explored == "adg_c"
+    assert explored_page == {**plain, "adg_c": 1_000}
+
+
 def test_a_feed_too_short_for_a_slot_asks_nothing():
     counters = Counters()
     request = engine.Request("req", User("u"), FEED[:2], NOW)
