@@ -10,8 +10,9 @@ import uuid
 from flask import Flask, g, has_request_context, request
 
 HEADER = "X-Request-Id"
-# An id from upstream (a load balancer, the feed service) is kept if it is sane.
-_ACCEPTABLE = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
+# An id from upstream (a load balancer, the feed service) is kept if it is sane; \Z, not $,
+# which also matches before a final newline (and the id goes into every log line).
+_ACCEPTABLE = re.compile(r"^[A-Za-z0-9._:-]{8,128}\Z")
 access_log = logging.getLogger("adsmanager.access")
 
 

@@ -66,6 +66,17 @@ def test_an_unsafe_request_id_is_replaced(client):
     assert response.headers["X-Request-Id"] != "bad id; <script>"
 
 
+def test_a_request_id_ending_in_a_newline_is_replaced(client, caplog):
+    # Werkzeug's test client refuses such a header, so it goes straight into the environ.
+    incoming = "feed-req-12345678\n"
+    with caplog.at_level(logging.INFO, logger="adsmanager.access"):
+        response = client.get("/healthz", environ_overrides={"HTTP_X_REQUEST_ID": incoming})
+    assert response.status_code == 200
+    assert response.headers["X-Request-Id"] not in (incoming, incoming.strip())
+    records = [r for r in caplog.records if r.name == "adsmanager.access"]
+    assert records and "\n" not in records[-1].request_id
+
+
 def test_database_errors_are_503_in_the_error_shape(app, db, admin):
     # Break the schema under the app, then put it back: the error must be a clean 503.
     with db.engine.begin() as connection:

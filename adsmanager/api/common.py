@@ -95,6 +95,18 @@ class Timestamp(fields.AwareDateTime):
         return super()._deserialize(value, attr, data, **kwargs).astimezone(UTC)
 
 
+class FullMatch(validate.Regexp):
+    """``validate.Regexp`` that matches the whole value. The pattern keeps the ``^...$`` form
+    that openapi.yaml publishes (ECMA regex, where ``$`` is the end of the text), but Python's
+    ``$`` also matches before a final newline and ``Regexp`` uses ``re.match``: so the value
+    must match the pattern in full here (``re.fullmatch``)."""
+
+    def __call__(self, value):
+        if self.regex.fullmatch(value) is None:
+            raise ma.ValidationError(self._format_error(value))
+        return value
+
+
 def Micros(**kwargs) -> fields.Integer:  # noqa: N802 - reads like a field class
     kwargs.setdefault("validate", validate.Range(min=1, max=MAX_MICROS))
     return fields.Integer(strict=True, **kwargs)

@@ -56,7 +56,7 @@ def utcnow() -> datetime:
 _CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
 # What an id may look like: ours (prefix + 26 characters) and those of imported or simulated
 # data (``adv_sim_0001``). Anything else cannot name a stored row and needs no lookup.
-_ID_SHAPE = re.compile(r"^[a-z]{2,4}_[0-9a-z_]{1,35}$")
+_ID_SHAPE = re.compile(r"^[a-z]{2,4}_[0-9a-z_]{1,35}\Z")  # \Z: "$" allows a final "\n"
 
 
 def new_id(prefix: str) -> str:

@@ -31,7 +31,9 @@ from adsmanager.services.errors import InvalidInput, NotFound
 from adsmanager.services.pagination import Page, paginate
 from billing.fund_rules import Standing
 
-# The platform's ids: creators and videos alike.
+# The platform's ids: creators and videos alike. The patterns are published in openapi.yaml
+# (ECMA regex), so they keep "^...$"; match them with fullmatch, as Python's "$" also matches
+# before a final newline.
 PLATFORM_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
 STRIPE_ACCOUNT_PATTERN = r"^acct_[A-Za-z0-9_]{1,250}$"
 MIN_AGE, MAX_AGE = 13, 130
@@ -51,7 +53,7 @@ INVALID = "invalid"
 
 
 def is_platform_id(value: Any) -> bool:
-    return isinstance(value, str) and bool(_PLATFORM_ID.match(value))
+    return isinstance(value, str) and bool(_PLATFORM_ID.fullmatch(value))
 
 
 def _whole(value: Any) -> bool:
@@ -86,7 +88,9 @@ def problems(values: Mapping[str, Any]) -> dict[str, list[str]]:
     if joined is not None and (not isinstance(joined, date) or isinstance(joined, datetime)):
         add("joined_on", "Must be a date or null.")
     account = values.get("stripe_account_id")
-    if account is not None and not (isinstance(account, str) and _STRIPE_ACCOUNT.match(account)):
+    if account is not None and not (
+        isinstance(account, str) and _STRIPE_ACCOUNT.fullmatch(account)
+    ):
         add("stripe_account_id", "Must be null or 'acct_' and 1 to 250 letters, digits or '_'.")
     return found
 

@@ -15,8 +15,9 @@ from typing import TextIO
 KEPT_ERRORS = 100
 MALFORMED = "malformed"
 
-_INTEGER = re.compile(r"^-?[0-9]{1,19}$")
-_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+# \Z, not $: "$" also matches before a final newline.
+_INTEGER = re.compile(r"^-?[0-9]{1,19}\Z")
+_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 _TRUE = {"true", "t", "1", "yes", "y"}
 _FALSE = {"false", "f", "0", "no", "n", ""}
 

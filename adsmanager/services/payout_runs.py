@@ -58,8 +58,9 @@ from billing.fund_rules import (
 from billing.ledger import AccountKind, EntryKind
 from billing.money import Money, stripe_step_micros
 
-_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_MONTH = re.compile(r"^\d{4}-\d{2}$")
+# \Z, not $: "$" also matches before a final newline.
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}\Z")
+_MONTH = re.compile(r"^\d{4}-\d{2}\Z")
 LINE_INSERT_CHUNK = 10_000
 # Engagement batches carry the time they started, not when they committed: a run looks for
 # corrections this long before it was computed (rows that did not change weigh nothing).

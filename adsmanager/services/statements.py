@@ -24,7 +24,7 @@ from adsmanager.services.access import Actor
 from adsmanager.services.errors import invalid
 from billing.ledger import AccountKind, EntryKind
 
-MONTH = re.compile(r"^(19[7-9]\d|2\d\d\d)-(0[1-9]|1[0-2])$")  # 1970-01 to 2999-12
+MONTH = re.compile(r"^(19[7-9]\d|2\d\d\d)-(0[1-9]|1[0-2])\Z")  # 1970-01 to 2999-12
 
 
 @dataclass(frozen=True)

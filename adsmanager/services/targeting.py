@@ -20,7 +20,7 @@ from adsmanager.vocabulary import (
     Weekday,
 )
 
-SLUG = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$")
+SLUG = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*\Z")
 
 
 def _closed(allowed: Iterable[str], what: str) -> Callable[[str], str | None]:

@@ -151,6 +151,26 @@ def test_bad_requests_are_422(feed, serving, body):
     assert response.status_code == 422
 
 
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"request_id": "r" * 128 + "\n"}, "request_id"),
+        ({"request_id": "req-1\n"}, "request_id"),
+        ({"user": {**USER, "id": "user-1\n"}}, "user.id"),
+        ({"feed": [{**FEED[0], "video_id": "v0\n"}, *FEED[1:]]}, "feed.0.video_id"),
+    ],
+)
+def test_a_trailing_newline_in_an_id_is_422(feed, serving, overrides, field):
+    """Python's "$" also matches before a final newline: the ids must match in full."""
+    response = feed.post(
+        "/v1/auction", json={"request_id": "r", "user": USER, "feed": FEED} | overrides
+    )
+    assert response.status_code == 422, response.json
+    assert set(response.json) == {"code", "message", "fields", "request_id"}
+    assert response.json["code"] == "validation_failed"
+    assert field in response.json["fields"], response.json
+
+
 def test_only_the_feed_role_runs_auctions(admin, acme, serving):
     body = {"request_id": "r", "user": USER, "feed": FEED}
     assert admin.post("/v1/auction", json=body).status_code == 403

@@ -67,6 +67,11 @@ def test_well_formed_requests_take_the_fast_path(body):
         {"user": USER, "feed": FEED},
         {**BODY, "request_id": "has space"},
         {**BODY, "request_id": "x" * 129},
+        {**BODY, "request_id": "x" * 128 + "\n"},  # Python's "$" matches before a final "\n"
+        {**BODY, "request_id": "req-1\n"},
+        {**BODY, "user": {**USER, "id": "user-1\n"}},
+        {**BODY, "feed": [{"video_id": "v\n", "creator_id": "c"}]},
+        {**BODY, "feed": [{"video_id": "v", "creator_id": "c\n"}]},
         {**BODY, "user": {**USER, "country": "USA"}},
         {**BODY, "user": {**USER, "age_group": "99+"}},
         {**BODY, "user": {**USER, "interests": None}},
@@ -104,7 +109,9 @@ text = st.one_of(
     st.none(),
     st.integers(-1, 3),
     st.booleans(),
-    st.sampled_from(["", "US", "en", "ios", "18-24", "female", "ok-id", "a b", "x" * 129]),
+    st.sampled_from(
+        ["", "US", "en", "ios", "18-24", "female", "ok-id", "a b", "x" * 129, "ok-id\n"]
+    ),
     st.text(max_size=70),
 )
 

@@ -120,6 +120,8 @@ def test_roles(client, feed, admin, finance, acme):
         ("a" * 65, {}, "creator_id"),
         ("bad%20id", {}, "creator_id"),
         ("caf%C3%A9", {}, "creator_id"),
+        ("alice%0A", {}, "creator_id"),  # Python's "$" matches before a final newline
+        ("alice", {"stripe_account_id": "acct_1Alice\n"}, "stripe_account_id"),
     ],
 )
 def test_invalid_input_is_422_with_field_details_and_writes_nothing(

@@ -165,6 +165,8 @@ def test_roles(feed, admin, finance, acme, creators, db):
         ({"items": [item(video_id="a b")]}, "items.0.video_id"),
         ({"items": [item(creator_id="")]}, "items.0.creator_id"),
         ({"items": [item(video_id="v" * 65)]}, "items.0.video_id"),
+        ({"items": [item(video_id="v1\n")]}, "items.0.video_id"),
+        ({"items": [item(creator_id="alice\n")]}, "items.0.creator_id"),
         ({"items": [item(color="red")]}, "items.0.color"),
         ({"items": [item()], "extra": 1}, "extra"),
     ],

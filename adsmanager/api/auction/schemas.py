@@ -1,11 +1,9 @@
 from marshmallow import RAISE, fields, validate
 
-from adsmanager.api.common import StrictSchema
+from adsmanager.api.common import FullMatch, StrictSchema
 from adsmanager.vocabulary import AGE_GROUPS, GENDERS, OPERATING_SYSTEMS
 
-OPAQUE = validate.Regexp(
-    r"^[A-Za-z0-9._:@/+=-]{1,128}$", error="1 to 128 letters, digits or ._:@/+=-"
-)
+OPAQUE = FullMatch(r"^[A-Za-z0-9._:@/+=-]{1,128}$", error="1 to 128 letters, digits or ._:@/+=-")
 
 
 class AuctionUserSchema(StrictSchema):
@@ -78,7 +76,7 @@ class AuctionRequestSchema(StrictSchema):
 
 # What fast_load accepts, field by field, mirrors the schemas above; a test holds it to
 # them (tests/api/test_auction_schemas.py).
-_OPAQUE_MATCH = OPAQUE.regex.match
+_OPAQUE_MATCH = OPAQUE.regex.fullmatch  # as FullMatch does: "$" alone allows a final "\n"
 _REQUEST_KEYS = frozenset(("request_id", "user", "feed", "ad_load"))
 _USER_KEYS = frozenset(("id", "country", "language", "age_group", "gender", "os", "interests"))
 _FEED_KEYS = frozenset(("video_id", "creator_id", "category"))

@@ -1,6 +1,6 @@
 from marshmallow import fields, validate
 
-from adsmanager.api.common import PageArgs, StrictSchema
+from adsmanager.api.common import FullMatch, PageArgs, StrictSchema
 from adsmanager.services.creators import (
     MAX_AGE,
     MAX_COUNT,
@@ -43,7 +43,7 @@ class CreatorPutSchema(StrictSchema):
     stripe_account_id = fields.String(
         allow_none=True,
         load_default=None,
-        validate=validate.Regexp(STRIPE_ACCOUNT_PATTERN),
+        validate=FullMatch(STRIPE_ACCOUNT_PATTERN),
         metadata={"description": "The creator's Stripe connected account, for payouts."},
     )
 

@@ -1,6 +1,6 @@
 from marshmallow import fields, validate
 
-from adsmanager.api.common import StrictSchema
+from adsmanager.api.common import FullMatch, StrictSchema
 from adsmanager.services.creators import MAX_COUNT, PLATFORM_ID_PATTERN
 from adsmanager.services.engagement import STATUSES
 
@@ -10,7 +10,7 @@ MAX_ITEMS = 1000
 def _platform_id(description: str) -> fields.String:
     return fields.String(
         required=True,
-        validate=validate.Regexp(
+        validate=FullMatch(
             PLATFORM_ID_PATTERN, error="Must be 1 to 64 characters of [A-Za-z0-9_.:-]."
         ),
         metadata={"description": description},
