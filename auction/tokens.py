@@ -82,7 +82,9 @@ class TokenSigner:
     def verify(self, token: str, now: float) -> TrackedEvent:
         """The event behind a token, or InvalidToken; an expired token is refused even
         when its signature is good."""
-        parts = token.split(".") if isinstance(token, str) else []
+        # A token is ASCII (base64url and dots); anything else cannot be one, and
+        # hmac.compare_digest refuses to compare non-ASCII str.
+        parts = token.split(".") if isinstance(token, str) and token.isascii() else []
         if len(parts) != 3 or parts[0] != VERSION:
             raise InvalidToken("malformed")
         _, payload, signature = parts

@@ -106,6 +106,18 @@ def test_a_batch_with_good_and_bad_items(feed, placed, app, db):
     assert charged(db) == 100
 
 
+def test_a_non_ascii_token_is_invalid_and_the_rest_of_the_batch_is_charged(feed, placed, db):
+    genuine = placed["tracking"]["impression"]
+    version, payload, signature = genuine.split(".")
+    result = post_events(
+        feed, ["v1.abc.\u00e9", genuine, f"{version}.{payload}.{signature[:-1]}\u00e9"]
+    )
+    assert [r["status"] for r in result["results"]] == ["invalid", "accepted", "invalid"]
+    assert [r.get("reason") for r in result["results"]] == ["malformed", None, "malformed"]
+    assert (result["accepted"], result["duplicates"], result["invalid"]) == (1, 0, 2)
+    assert charged(db) == 100
+
+
 def test_expired_tokens_charge_nothing(feed, placed, serving, db, monkeypatch):
     from adsmanager.api.events import routes
 

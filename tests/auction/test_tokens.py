@@ -74,3 +74,23 @@ def test_a_signed_payload_that_is_not_an_event_is_malformed():
     with pytest.raises(InvalidToken) as error:
         signer.verify(token, now=0)
     assert error.value.reason == "malformed"
+
+
+@pytest.mark.parametrize("where", ["payload", "signature"])
+@pytest.mark.parametrize("character", ["\u00e9", "\ud800", "\uff10"])
+def test_a_token_with_a_non_ascii_character_is_malformed(where, character):
+    signer = TokenSigner("secret")
+    version, payload, signature = signer.sign(EVENT).split(".")
+    if where == "payload":
+        payload += character
+    else:
+        signature = signature[:-1] + character
+    with pytest.raises(InvalidToken) as error:
+        signer.verify(f"{version}.{payload}.{signature}", now=0)
+    assert error.value.reason == "malformed"
+
+
+def test_a_short_non_ascii_signature_is_malformed():
+    with pytest.raises(InvalidToken) as error:
+        TokenSigner("secret").verify("v1.abc.\u00e9", now=0)
+    assert error.value.reason == "malformed"
