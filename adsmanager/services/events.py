@@ -5,6 +5,12 @@ on (impression_id, event_type), so a duplicate — in the batch, from an earlier
 from a concurrent request — is recognised by the database and charges nothing. The new ones
 are rolled up per ad and hour in the same transaction, then added to the shared counters
 that budgets and pacing read.
+
+Every statement of that transaction takes its row locks in one canonical order, not the
+batch's: the events sorted by (impression_id, event_type), the hourly rows by (ad_id,
+hour). Two workers reporting the same ads (or retrying the same events) in different
+orders would otherwise each lock a row the other waits for, and PostgreSQL would abort one
+of them with a deadlock. The results still follow the batch's order.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ def _hour(at: datetime) -> datetime:
 
 
 def _rollup(events: list[TrackedEvent], at: datetime) -> list[dict]:
+    """One row per (ad_id, hour), sorted by that key: the order the upsert locks them in."""
     hour = _hour(at)
     rows: dict[str, dict] = {}
     for event in events:
@@ -57,11 +64,12 @@ def _rollup(events: list[TrackedEvent], at: datetime) -> list[dict]:
         )
         row["impressions" if event.event_type == IMPRESSION else "clicks"] += 1
         row["spend_micros"] += event.charge_micros
-    return list(rows.values())
+    return sorted(rows.values(), key=lambda row: (row["ad_id"], row["hour"]))
 
 
 def _record(session, events: list[TrackedEvent], now: datetime) -> set[tuple[str, str]]:
-    """Insert the events; the (impression_id, event_type) pairs that were new."""
+    """Insert the events, sorted by (impression_id, event_type): the order their unique
+    index entries are locked in. The (impression_id, event_type) pairs that were new."""
     table = AdEvent.__table__
     rows = [
         {
@@ -79,7 +87,7 @@ def _record(session, events: list[TrackedEvent], now: datetime) -> set[tuple[str
             "occurred_at": now,
             "received_at": now,
         }
-        for e in events
+        for e in sorted(events, key=lambda e: (e.impression_id, e.event_type))
     ]
     insert, parameters = insert_rows(session, table, rows)
     statement = insert.on_conflict_do_nothing(
