@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import NamedTuple, Protocol
@@ -95,6 +95,12 @@ class Counters(Protocol):
 
     def add(self, charges: Iterable[Charge]) -> None: ...
 
+    def raise_spend(self, totals: Mapping[tuple[str, str, date | None], int]) -> None:
+        """Raise each spend total to at least ``totals[(level, id, day)]``, where level is
+        "adg" or "cmp" and day the advertiser's local day, or None for the lifetime total;
+        never lower one (see ``recorded_spend``)."""
+        ...
+
     def advertiser_spend(self, advertiser_ids: Sequence[str]) -> list[int]: ...
 
 
@@ -136,6 +142,14 @@ class InProcessCounters:
         values = self._spend
         return [values.get(_advertiser_name(advertiser_id), 0) for advertiser_id in advertiser_ids]
 
+    def raise_spend(self, totals: Mapping[tuple[str, str, date | None], int]) -> None:
+        spend = self._spend
+        with self._lock:
+            for (level, owner_id, day), micros in totals.items():
+                slot = (level, owner_id) if day is None else (level, owner_id, day)
+                if spend.get(slot, 0) < micros:
+                    spend[slot] = micros
+
     def add(self, charges: Iterable[Charge]) -> None:
         with self._lock:
             for charge in charges:
@@ -160,6 +174,22 @@ for i, key in ipairs(KEYS) do
   counts[i] = redis.call('ZCOUNT', key, ARGV[i], '+inf')
 end
 return counts
+"""
+
+
+# Each key raised to its ARGV value (an integer, as text) unless already above it, with a
+# time to live in seconds (0: none) when raised; SET clears any earlier one.
+_RAISE_TO = """
+for i, key in ipairs(KEYS) do
+  local micros = ARGV[2 * i - 1]
+  if tonumber(redis.call('GET', key) or '0') < tonumber(micros) then
+    redis.call('SET', key, micros)
+    if ARGV[2 * i] ~= '0' then
+      redis.call('EXPIRE', key, ARGV[2 * i])
+    end
+  end
+end
+return 0
 """
 
 
@@ -209,6 +239,17 @@ class RedisCounters:
             return []
         names = [_advertiser_name(advertiser_id) for advertiser_id in advertiser_ids]
         return [int(value or 0) for value in self._redis.mget(names)]
+
+    def raise_spend(self, totals: Mapping[tuple[str, str, date | None], int]) -> None:
+        items = list(totals.items())
+        for start in range(0, len(items), 1000):  # a script call of bounded size
+            names, arguments = [], []
+            for (level, owner_id, day), micros in items[start : start + 1000]:
+                # As _spend_names writes them.
+                name = f"spend:{level}:{owner_id}"
+                names.append(name if day is None else f"{name}:{day.isoformat()}")
+                arguments += [str(int(micros)), "0" if day is None else str(self.DAY_TTL_SECONDS)]
+            self._redis.eval(_RAISE_TO, len(names), *names, *arguments)
 
     def add(self, charges: Iterable[Charge]) -> None:
         # Summed per key first: a batch of 500 events touches far fewer keys than it has

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from adsmanager.config import Settings, instance_path
@@ -14,6 +14,7 @@ from adsmanager.serving.counters import Counters, make_counters
 from adsmanager.serving.history import HistoryHolder
 from adsmanager.serving.log_writer import LogWriter
 from adsmanager.serving.models import ModelHolder
+from adsmanager.serving.recorded_spend import recorded_spend
 from adsmanager.serving.snapshot import SnapshotHolder
 from auction.ctr import ConstantPredictor, CtrPredictor, LightGBMPredictor
 from auction.eligibility import local_day
@@ -87,6 +88,8 @@ class Serving:
     def __init__(self, settings: Settings, db: Database) -> None:
         self.settings = settings
         self.counters = make_counters(settings.redis_url)
+        # Before anything is served: budgets already spent must not serve again.
+        self.counters.raise_spend(recorded_spend(db, datetime.now(UTC)))
         self.balances = BalanceHolder(db, self.counters, settings.balance_refresh_seconds)
         self.state = CounterState(self.counters, self.balances)
         self.logs = LogWriter(db)

@@ -1,0 +1,90 @@
+"""What the database has recorded of each ad group's and campaign's spend: where the spend
+counters that budgets and pacing read start from.
+
+The events path adds each accepted charge to the counters after committing it. Kept in
+process (the embedded default) the counters start empty with every worker; in Redis they
+are empty after a flush or on a first deployment. Either way a budget already spent would
+serve, and charge, again. So a serving process raises each counter to what the database has
+recorded before it serves: each ad group's and campaign's spend on the advertiser's local
+day, and the lifetime spend of those with a lifetime budget. Raising, never lowering: a
+counter already ahead (a charge counted while the database was read) keeps its count.
+
+Spend is recorded per UTC hour (``delivery_hourly``). Where the advertiser's local midnight
+falls inside an hour (time zones 30 or 45 minutes off the hour), that hour's spend counts
+towards the new day in full: a budget may stop early by that much, never overspend.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+
+from adsmanager.db.database import Database
+from adsmanager.db.delivery import DeliveryHour
+from adsmanager.db.models import AdGroup, Advertiser, Campaign
+from adsmanager.vocabulary import BudgetMode
+
+# A counter's key: ("adg" or "cmp", the ad group's or campaign's id, the advertiser's local
+# day, or None for the lifetime total).
+CounterKey = tuple[str, str, date | None]
+
+HOUR = timedelta(hours=1)
+# The hours that can hold part of any time zone's "today" (UTC-12 to UTC+14), and one more.
+LOOK_BACK = timedelta(hours=40)
+
+
+def recorded_spend(db: Database, now: datetime) -> dict[CounterKey, int]:
+    """Today's spend (in each advertiser's time zone) of every ad group and campaign that
+    spent today, and the lifetime spend of those with a lifetime budget."""
+    totals: dict[CounterKey, int] = {}
+    today_by_zone: dict[str, tuple[date, datetime]] = {}
+    hourly = (
+        select(
+            DeliveryHour.ad_group_id,
+            DeliveryHour.campaign_id,
+            Advertiser.timezone,
+            DeliveryHour.hour,
+            func.sum(DeliveryHour.spend_micros),
+        )
+        .join(Advertiser, Advertiser.id == DeliveryHour.advertiser_id)
+        .where(DeliveryHour.hour >= now - LOOK_BACK, DeliveryHour.spend_micros > 0)
+        .group_by(
+            DeliveryHour.ad_group_id,
+            DeliveryHour.campaign_id,
+            Advertiser.timezone,
+            DeliveryHour.hour,
+        )
+    )
+    with db.read() as session:
+        for ad_group_id, campaign_id, zone, hour, micros in session.execute(hourly):
+            if zone not in today_by_zone:
+                today_by_zone[zone] = _local_day_start(zone, now)
+            today, midnight = today_by_zone[zone]
+            if hour + HOUR <= midnight:
+                continue  # spent on an earlier local day
+            for key in (("adg", ad_group_id, today), ("cmp", campaign_id, today)):
+                totals[key] = totals.get(key, 0) + int(micros)
+        for level, column, owner in (
+            ("adg", DeliveryHour.ad_group_id, AdGroup),
+            ("cmp", DeliveryHour.campaign_id, Campaign),
+        ):
+            lifetime_budgets = select(owner.id).where(owner.budget_mode == BudgetMode.LIFETIME)
+            spent = (
+                select(column, func.sum(DeliveryHour.spend_micros))
+                .where(column.in_(lifetime_budgets))
+                .group_by(column)
+            )
+            for owner_id, micros in session.execute(spent):
+                if micros:
+                    totals[(level, owner_id, None)] = int(micros)
+    return totals
+
+
+def _local_day_start(zone: str, now: datetime) -> tuple[date, datetime]:
+    """The advertiser's local date at ``now`` (as the events path keys daily spend), and the
+    UTC moment it began."""
+    tz = ZoneInfo(zone)
+    today = now.astimezone(tz).date()
+    return today, datetime.combine(today, time(), tzinfo=tz).astimezone(UTC)

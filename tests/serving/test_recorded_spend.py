@@ -1,0 +1,190 @@
+"""Spend counters start from the spend the database has recorded: a restarted worker
+(in-process counters) or a flushed Redis must not serve a budget that is already spent."""
+
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from adsmanager.db.delivery import DeliveryHour
+from adsmanager.serving.counters import Charge, InProcessCounters, RedisCounters, SpendKey
+from adsmanager.serving.recorded_spend import recorded_spend
+from adsmanager.serving.runtime import Serving
+from auction.types import Spend
+from tests.api.test_auction import CPM, ads_of, auction
+from tests.api.test_events import charged, post_events
+from tests.factories import create_advertiser, make_ad, make_ad_group, make_campaign
+
+NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
+
+
+def _serve_until_stopped(feed, prefix: str) -> int:
+    """Auctions (reporting each ad's impression) until no ad is placed; how many placed."""
+    for number in range(30):
+        placed = ads_of(auction(feed, request_id=f"{prefix}{number}"))
+        if not placed:
+            return number
+        post_events(feed, [placed[0]["tracking"]["impression"]])
+    raise AssertionError("the budget never stopped the ad group")
+
+
+def _spend_a_lifetime_budget(api, admin, feed) -> None:
+    campaign = make_campaign(api, budget_mode="LIFETIME", budget_micros=1_000)  # 10 impressions
+    group = api.post(
+        "/v1/ad-groups",
+        json={**CPM, "campaign_id": campaign["id"], "name": "fast", "pacing": "ACCELERATED"},
+    ).json
+    ad = make_ad(api, group["id"])
+    admin.post(f"/v1/ads/{ad['id']}/review", json={"decision": "APPROVE"})
+    assert _serve_until_stopped(feed, "before") == 10
+
+
+def _restart(app, settings, db) -> Serving:
+    restarted = Serving(settings, db)
+    app.extensions["adsmanager.serving"] = restarted
+    return restarted
+
+
+def test_a_restarted_worker_does_not_serve_a_spent_lifetime_budget(
+    app, admin, acme, feed, serving, db
+):
+    _spend_a_lifetime_budget(acme[1], admin, feed)
+    assert charged(db) == 1_000
+    # A new runtime on the same database: a deploy, a crash, gunicorn's max_requests.
+    restarted = _restart(app, serving.settings, db)
+    try:
+        assert ads_of(auction(feed, request_id="after")) == []
+    finally:
+        restarted.logs.flush()
+    assert charged(db) == 1_000
+
+
+def test_a_flushed_redis_is_raised_to_the_recorded_spend(
+    redis_url, app, admin, acme, feed, serving, db
+):
+    import redis
+
+    settings = replace(serving.settings, redis_url=redis_url)
+    runtimes = [_restart(app, settings, db)]
+    try:
+        _spend_a_lifetime_budget(acme[1], admin, feed)
+        redis.Redis.from_url(redis_url).flushdb()  # lost: no persistence, an eviction
+        runtimes.append(_restart(app, settings, db))
+        assert ads_of(auction(feed, request_id="after")) == []
+    finally:
+        for runtime in runtimes:
+            runtime.logs.flush()
+    assert charged(db) == 1_000
+
+
+def test_todays_spend_is_counted_on_each_advertisers_local_day(admin, acme, db):
+    # Acme is in New York (UTC-5 on 2026-11-27); Kolkata is UTC+5:30.
+    kolkata, kolkata_api = create_advertiser(admin, "Chai", timezone="Asia/Kolkata")
+    rows = []
+    for advertiser, api in (acme, (kolkata, kolkata_api)):
+        campaign = make_campaign(api)
+        group = make_ad_group(api, campaign["id"])
+        ad = make_ad(api, group["id"])
+        rows.append((advertiser["id"], campaign["id"], group["id"], ad["id"]))
+
+    def hour(advertiser_id, campaign_id, ad_group_id, ad_id, at, micros):
+        return DeliveryHour(
+            ad_id=ad_id,
+            hour=at,
+            ad_group_id=ad_group_id,
+            campaign_id=campaign_id,
+            advertiser_id=advertiser_id,
+            impressions=1,
+            clicks=0,
+            spend_micros=micros,
+        )
+
+    new_york, india = rows
+    with db.transaction() as session:
+        session.add_all(
+            [
+                # New York's day began at 05:00 UTC.
+                hour(*new_york, datetime(2026, 11, 27, 4, tzinfo=UTC), 1),  # yesterday
+                hour(*new_york, datetime(2026, 11, 27, 5, tzinfo=UTC), 20),
+                hour(*new_york, datetime(2026, 11, 27, 11, tzinfo=UTC), 300),
+                # Kolkata's 2026-11-27 began at 18:30 UTC the day before, inside an hour that
+                # counts towards the new day in full; it ends at 18:30 UTC, after NOW.
+                hour(*india, datetime(2026, 11, 26, 17, tzinfo=UTC), 4_000),  # yesterday
+                hour(*india, datetime(2026, 11, 26, 18, tzinfo=UTC), 50_000),
+                hour(*india, datetime(2026, 11, 27, 11, tzinfo=UTC), 600_000),
+                # Older than any time zone's today.
+                hour(*india, datetime(2026, 11, 20, 11, tzinfo=UTC), 7_000_000),
+            ]
+        )
+    day = date(2026, 11, 27)
+    totals = recorded_spend(db, NOW)
+    assert totals == {
+        ("adg", new_york[2], day): 320,
+        ("cmp", new_york[1], day): 320,
+        ("adg", india[2], day): 650_000,
+        ("cmp", india[1], day): 650_000,
+    }
+
+
+def test_lifetime_spend_is_read_for_lifetime_budgets_only(acme, db):
+    api = acme[1]
+    lifetime = make_campaign(api, budget_mode="LIFETIME", budget_micros=10**9)
+    daily = make_campaign(api)
+    groups = {
+        "in lifetime campaign": make_ad_group(api, lifetime["id"]),
+        "own lifetime budget": make_ad_group(
+            api, daily["id"], budget_mode="LIFETIME", budget_micros=10**9
+        ),
+        "daily only": make_ad_group(api, daily["id"]),
+    }
+    long_ago = NOW - timedelta(days=30)
+    with db.transaction() as session:
+        for number, group in enumerate(groups.values()):
+            ad = make_ad(api, group["id"])
+            session.add(
+                DeliveryHour(
+                    ad_id=ad["id"],
+                    hour=long_ago,
+                    ad_group_id=group["id"],
+                    campaign_id=group["campaign_id"],
+                    advertiser_id=acme[0]["id"],
+                    impressions=1,
+                    clicks=0,
+                    spend_micros=10**number,
+                )
+            )
+    assert recorded_spend(db, NOW) == {
+        ("cmp", lifetime["id"], None): 1,
+        ("adg", groups["own lifetime budget"]["id"], None): 10,
+    }
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["in-process", "redis"])
+def test_raising_spend_never_lowers_a_counter(shared, request):
+    counters = (
+        RedisCounters(request.getfixturevalue("redis_url")) if shared else InProcessCounters()
+    )
+    day = date(2026, 11, 27)
+    counters.add([Charge(SpendKey("adg_1", "cmp_1", day), 500, NOW)])
+    counters.raise_spend(
+        {
+            ("adg", "adg_1", day): 400,  # below the count: kept at 500
+            ("adg", "adg_1", None): 900,
+            ("cmp", "cmp_1", day): 700,
+            ("cmp", "cmp_2", None): 10**15,  # more than a double prints as an integer
+        }
+    )
+    read = counters.read(
+        [("adg_1", "cmp_1", day), ("adg_2", "cmp_2", day)], "u", [], [], NOW
+    ).spends
+    assert read == [Spend(500, 900, 700, 500), Spend(0, 0, 0, 10**15)]
+    counters.add([Charge(SpendKey("adg_2", "cmp_2", day), 1, NOW)])
+    assert counters.read([("adg_2", "cmp_2", day)], "u", [], [], NOW).spends == [
+        Spend(1, 1, 1, 10**15 + 1)
+    ]
+    if shared:
+        import redis
+
+        client = redis.Redis.from_url(request.getfixturevalue("redis_url"))
+        assert 0 < client.ttl(f"spend:cmp:cmp_1:{day}") <= RedisCounters.DAY_TTL_SECONDS
+        assert client.ttl("spend:adg:adg_1") == -1
