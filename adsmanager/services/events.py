@@ -15,6 +15,7 @@ of them with a deadlock. The results still follow the batch's order.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -27,6 +28,8 @@ from adsmanager.db.models import Advertiser
 from adsmanager.db.upsert import insert_rows
 from adsmanager.serving.counters import Charge, Counters, SpendKey
 from auction.tokens import IMPRESSION, InvalidToken, TokenSigner, TrackedEvent
+
+log = logging.getLogger(__name__)
 
 ACCEPTED, DUPLICATE, INVALID = "accepted", "duplicate", "invalid"
 
@@ -162,7 +165,13 @@ def ingest(
             accepted = [event for key, (_, event) in verified.items() if key in new]
             _add_to_delivery(session, accepted, now)
             charges = _charges(session, accepted, now)
-        counters.add(charges)
+        try:
+            counters.add(charges)
+        except Exception:
+            # The events are recorded and will be paid for: answer so. A 500 would have the
+            # feed service retry, and the retry would find only duplicates. The counters lag
+            # until a serving process raises them to the recorded spend (on its start).
+            log.exception("the spend counters missed %d accepted charges", len(charges))
     for key, (index, event) in verified.items():
         is_new = key in new
         results[index] = EventResult(

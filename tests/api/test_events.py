@@ -2,11 +2,13 @@
 
 import threading
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
 
 from adsmanager.db.delivery import AdEvent, DeliveryHour
+from adsmanager.serving.runtime import Serving
 from auction.tokens import TokenSigner, TrackedEvent
 from tests.api.test_auction import CPM, USER, ads_of, auction, servable
 
@@ -116,6 +118,25 @@ def test_a_non_ascii_token_is_invalid_and_the_rest_of_the_batch_is_charged(feed,
     assert [r.get("reason") for r in result["results"]] == ["malformed", None, "malformed"]
     assert (result["accepted"], result["duplicates"], result["invalid"]) == (1, 0, 2)
     assert charged(db) == 100
+
+
+def test_counters_that_fail_after_the_commit_do_not_fail_the_recorded_events(
+    feed, placed, serving, db, monkeypatch
+):
+    def unreachable(charges):
+        raise ConnectionError("the counter store is unreachable")
+
+    monkeypatch.setattr(serving.counters, "add", unreachable)
+    result = post_events(feed, [placed["tracking"]["impression"]])
+    # Recorded and paid for, so accepted: a 500 would make the feed service retry into
+    # duplicates. The counters missed it; a serving process raises them on its start.
+    assert (result["accepted"], result["results"][0]["charged_micros"]) == (1, 100)
+    assert charged(db) == 100
+    restarted = Serving(serving.settings, db)
+    now = datetime.now(UTC)
+    today = now.astimezone(ZoneInfo("America/New_York")).date()  # Acme's time zone
+    key = (placed["ad_group_id"], placed["campaign_id"], today)
+    assert restarted.counters.read([key], "u", [], [], now).spends[0].ad_group_today_micros == 100
 
 
 def test_expired_tokens_charge_nothing(feed, placed, serving, db, monkeypatch):
