@@ -69,15 +69,28 @@ def slot_positions(feed_length: int, policy: AdLoadPolicy) -> list[int]:
 
 
 def slots_for(feed: Sequence[FeedItem], policy: AdLoadPolicy) -> list[Slot]:
-    """The page's slots, each with the organic item before it (if any) and the one after."""
+    """The page's slots, each with the organic item before it (if any) and the one after.
+
+    A neighbour's category is compared in lower case, as excluded categories are written:
+    a feed that sends "Gambling" must not slip past an exclusion of "gambling"."""
     slots = []
     anchors = _organic_anchors(len(feed), policy)
     for ads_before, organic_index in enumerate(anchors):
-        before = (feed[organic_index - 1],) if organic_index > 0 else ()
+        before = (_lower_case(feed[organic_index - 1]),) if organic_index > 0 else ()
         slots.append(
-            Slot(position=organic_index + ads_before, neighbours=(*before, feed[organic_index]))
+            Slot(
+                position=organic_index + ads_before,
+                neighbours=(*before, _lower_case(feed[organic_index])),
+            )
         )
     return slots
+
+
+def _lower_case(item: FeedItem) -> FeedItem:
+    category = item.category
+    if category is None or category == (lowered := category.lower()):
+        return item
+    return FeedItem(item.video_id, item.creator_id, lowered)
 
 
 def blend(feed: Sequence[FeedItem], placements: Sequence[Placement]) -> list[FeedItem | Placement]:

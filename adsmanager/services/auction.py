@@ -144,6 +144,20 @@ def _log(
         )
 
 
+def _user(user: dict[str, Any]) -> User:
+    """The viewer, in the case targeting is written in (countries upper, languages and
+    interests lower), so "us" or "Sports" match what an ad group targets."""
+    country, language = user.get("country"), user.get("language")
+    return User(
+        **{
+            **user,
+            "country": country.upper() if country else country,
+            "language": language.lower() if language else language,
+            "interests": frozenset(interest.lower() for interest in user.get("interests") or ()),
+        }
+    )
+
+
 def serve(serving: Serving, body: dict[str, Any], now: datetime | None = None) -> dict:
     """``body`` is the validated request: request_id, user, feed, optional ad_load."""
     try:
@@ -152,10 +166,9 @@ def serve(serving: Serving, body: dict[str, Any], now: datetime | None = None) -
         )
     except AdLoadOutOfRange as error:
         raise invalid(f"ad_load.{error.field}", str(error)) from None
-    user = body["user"]
     request = engine.Request(
         request_id=body["request_id"],
-        user=User(**{**user, "interests": frozenset(user.get("interests") or ())}),
+        user=_user(body["user"]),
         feed=tuple(FeedItem(**item) for item in body["feed"]),
         now=now or datetime.now(UTC),
         ad_load=policy,

@@ -43,6 +43,20 @@ def servable(admin, api, **ad_group):
 CPM = {"billing_event": "CPM", "bid_micros": 5_000_000, "targeting": {}}
 
 
+def test_brand_safety_and_targeting_ignore_the_case_the_feed_service_writes(
+    admin, acme, feed, serving
+):
+    targeting = {"countries": ["US"], "interests": ["gaming"], "excluded_categories": ["news"]}
+    servable(admin, acme[1], **{**CPM, "targeting": targeting})
+    user = {**USER, "country": "us", "interests": ["Gaming"]}
+    assert len(ads_of(auction(feed, user=user))) == 1
+    # Every item is "News": no slot may take the ad, whatever the case.
+    news = [{**item, "category": "News"} for item in FEED]
+    response = auction(feed, request_id="req-2", user=user, feed=news)
+    assert ads_of(response) == []
+    assert {item["category"] for item in response["items"]} == {"News"}  # echoed as sent
+
+
 def test_a_single_bidder_is_inserted_at_the_reserve(admin, acme, feed, serving):
     group, ad = servable(admin, acme[1], **CPM)
     response = auction(feed)

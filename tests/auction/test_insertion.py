@@ -87,6 +87,14 @@ def test_a_slot_opening_the_page_has_only_the_item_after():
     ]
 
 
+def test_a_neighbours_category_is_compared_in_lower_case():
+    feed = [
+        FeedItem(f"v{i}", f"c{i}", category) for i, category in enumerate(["A", "Gambling", None])
+    ]
+    [slot] = slots_for(feed, AdLoadPolicy(first_position=2, min_gap=2, max_ads=1))
+    assert slot.neighbours == (FeedItem("v1", "c1", "gambling"), feed[2])
+
+
 # --- blend ---------------------------------------------------------------------------------
 
 
