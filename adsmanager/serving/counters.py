@@ -272,7 +272,8 @@ class RedisCounters:
                 user_id, impression_id = charge.impression
                 name = _frequency_name(key.ad_group_id, user_id)
                 views[name][impression_id] = charge.at.timestamp()
-        pipe = self._redis.pipeline(transaction=False)
+        # MULTI/EXEC: a connection lost midway applies none of the batch, not part of it.
+        pipe = self._redis.pipeline(transaction=True)
         for name, micros in increments.items():
             pipe.incrby(name, micros)
         for name in expiring:
