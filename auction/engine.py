@@ -265,6 +265,12 @@ def run(
     slot_pctrs = predictor.predict_slots(
         request.user, chosen, [slot.position for slot in slots], request.now, history
     )
+
+    def pctrs_at(position: int) -> list[float]:
+        # Asked by pricing only once a slot has stayed empty: a later slot's ad then sits
+        # higher in the feed than its slot's position, and is ranked and priced there.
+        return predictor.predict_slots(request.user, chosen, [position], request.now, history)[0]
+
     by_id = {g.ad_group_id: g for g in chosen}
     tie_breaker = _tie_breakers(request.request_id)
     bids = [
@@ -289,9 +295,11 @@ def run(
             config.new_ad_impressions,
             slot_pctrs,
             newcomers=len(chosen) - first_stage,
+            pctrs_at=pctrs_at,
         )
     else:
-        placements, explored = run_auction(bids, slots, config.reserves, slot_pctrs), None
+        placements = run_auction(bids, slots, config.reserves, slot_pctrs, pctrs_at)
+        explored = None
     blended = blend(request.feed, placements)
     winners = []
     items: list[FeedItem | Winner] = []

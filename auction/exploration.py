@@ -16,7 +16,14 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from auction.history import CtrHistory
-from auction.pricing import Slot, ecpm_micros, is_allowed, reserve_micros, run_auction
+from auction.pricing import (
+    PctrsAt,
+    Slot,
+    ecpm_micros,
+    is_allowed,
+    reserve_micros,
+    run_auction,
+)
 from auction.types import Bid, Placement, ReservePrices
 
 
@@ -51,12 +58,13 @@ def run_with_exploration(
     new_ad_impressions: int,
     slot_pctrs: Sequence[Sequence[float]] | None = None,
     newcomers: int = 0,
+    pctrs_at: PctrsAt | None = None,
 ) -> tuple[list[Placement], Bid | None]:
     """The GSP auction over all slots but the last, exactly as without exploration (slots are
     filled in page order, so the last one never affects the others), then the newest
     eligible bid of an advertiser that did not win in the last slot, at its reserve (with
-    its pCTR there, from ``slot_pctrs`` as in ``run_auction``). With no such bid, the plain
-    auction over every slot.
+    its pCTR where its ad really sits, from ``slot_pctrs`` and ``pctrs_at`` as in
+    ``run_auction``). With no such bid, the plain auction over every slot.
 
     The last ``newcomers`` bids were found for exploration only (beyond the first stage):
     they may take the explored slot, but neither win nor price any other, so no other
@@ -66,11 +74,17 @@ def run_with_exploration(
     auctioned_pctrs = (
         [row[: len(auctioned)] for row in slot_pctrs] if slot_pctrs is not None else None
     )
+    auctioned_pctrs_at = (
+        (lambda position: list(pctrs_at(position))[: len(auctioned)])
+        if pctrs_at is not None and newcomers
+        else pctrs_at
+    )
     placements = run_auction(
         auctioned,
         slots[:-1],
         reserves,
         auctioned_pctrs[:-1] if auctioned_pctrs is not None else None,
+        auctioned_pctrs_at,
     )
     winners = {placement.bid.advertiser_id for placement in placements}
     explored = bid_to_explore(
@@ -81,14 +95,19 @@ def run_with_exploration(
         new_ad_impressions,
     )
     if explored is None:
-        return run_auction(auctioned, slots, reserves, auctioned_pctrs), None
-    if slot_pctrs is not None:
-        explored = replace(explored, pctr=slot_pctrs[-1][bids.index(explored)])
+        return run_auction(auctioned, slots, reserves, auctioned_pctrs, auctioned_pctrs_at), None
     empty_before = len(slots) - 1 - len(placements)
+    position = slots[-1].position - empty_before
+    if slot_pctrs is not None:
+        # The last slot's pCTRs, or those of the position its ad moves up to.
+        pctrs = slot_pctrs[-1] if not empty_before or pctrs_at is None else pctrs_at(position)
+        if len(pctrs) != len(bids):
+            raise ValueError(f"{len(bids)} bids but {len(pctrs)} pCTRs")
+        explored = replace(explored, pctr=pctrs[bids.index(explored)])
     placements.append(
         Placement(
             bid=explored,
-            position=slots[-1].position - empty_before,
+            position=position,
             ecpm_micros=ecpm_micros(explored),
             price_micros=reserve_micros(explored, reserves),
         )

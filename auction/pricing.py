@@ -7,7 +7,7 @@ amount derived from it is computed with integers and rounds the same way everywh
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from itertools import pairwise
 
@@ -16,6 +16,9 @@ from auction.types import CPC, CPM, Bid, FeedItem, Placement, ReservePrices
 PPB = 1_000_000_000  # parts per billion
 IMPRESSIONS_PER_CPM = 1000
 BILLING_EVENTS = (CPM, CPC)
+
+# The bids' pCTRs at a feed position, in the order of the bids.
+PctrsAt = Callable[[int], Sequence[float]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +148,7 @@ def run_auction(
     slots: Sequence[Slot],
     reserves: ReservePrices,
     slot_pctrs: Sequence[Sequence[float]] | None = None,
+    pctrs_at: PctrsAt | None = None,
 ) -> list[Placement]:
     """Fill the slots in page order, each with the best remaining bid allowed there, priced
     by the best other remaining bid allowed in that slot.
@@ -157,12 +161,18 @@ def run_auction(
     A slot nobody may take stays empty and later slots are still filled. Because an empty
     slot puts no ad in the feed, each placement's ``position`` is its slot's position less
     the number of earlier slots left empty: the real index in the blended feed, so the ad
-    still sits before the organic item it was priced next to.
+    still sits before the organic item it was priced next to. Such a slot is ranked and
+    priced (and its winner's pCTR given) at that real position: ``pctrs_at(position)[i]``
+    is bid ``i``'s pCTR there. It is asked only once a slot has been left empty, so a page
+    whose slots all fill costs nothing more. Without it, ``slot_pctrs`` hold for every
+    slot wherever its ad ends up.
     """
     _check_slot_order(slots)
     _check_reserves(reserves)
     bids = list(bids)
     if slot_pctrs is None:
+        if pctrs_at is not None:
+            raise ValueError("pctrs_at needs slot_pctrs: the pCTRs of the slots themselves")
         ecpms = _ecpms(bids)
         rankings = [(ecpms, _ranked(bids, ecpms, reserves), None)] * len(slots)
     else:
@@ -170,7 +180,11 @@ def run_auction(
     placements: list[Placement] = []
     placed: set[str] = set()  # advertisers with an ad on the page
     empty_slots = 0
-    for slot, (ecpms, ranked, pctr_of) in zip(slots, rankings, strict=True):
+    for number, (slot, ranking) in enumerate(zip(slots, rankings, strict=True)):
+        if empty_slots and pctrs_at is not None:
+            at_position = pctrs_at(slot.position - empty_slots)
+            ranking = _ranking_at(bids, reserves, at_position, slot_pctrs[number], ranking)
+        ecpms, ranked, pctr_of = ranking
         # Only the best two allowed bids matter: the winner and the one that prices it.
         allowed = list(itertools.islice(_contenders(ranked, placed, slot), 2))
         if not allowed:
@@ -221,6 +235,27 @@ def _slot_rankings(
         ranked = sorted(eligible, key=lambda bid: ecpms[bid.ad_group_id], reverse=True)
         rankings.append((ecpms, ranked, dict(zip(ids, pctrs, strict=True))))
     return rankings
+
+
+def _ranking_at(
+    bids: list[Bid],
+    reserves: ReservePrices,
+    pctrs: Sequence[float],
+    slot_pctrs: Sequence[float],
+    slot_ranking: tuple[dict[str, int], list[Bid], dict[str, float]],
+) -> tuple[dict[str, int], list[Bid], dict[str, float]]:
+    """As ``_slot_rankings`` gives for one slot, at the position its ad really takes, where
+    the bids have ``pctrs``; the slot's own ranking if they are the pCTRs it was ranked by
+    (a model without a position effect)."""
+    pctrs = list(pctrs)
+    if pctrs == list(slot_pctrs):
+        return slot_ranking
+    ecpms = _ecpms_at(bids, pctrs)
+    return (
+        ecpms,
+        _ranked(bids, ecpms, reserves),
+        dict(zip([bid.ad_group_id for bid in bids], pctrs, strict=True)),
+    )
 
 
 def _contenders(ranked: list[Bid], placed: set[str], slot: Slot) -> Iterator[Bid]:

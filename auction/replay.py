@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -66,9 +67,14 @@ def replay(
         count += 1
         outcomes = {}
         for name, scorer in (("active", active), ("candidate", candidate)):
-            # As serving does: each candidate scored at each slot.
+            # As serving does: each candidate scored at each slot, and at the position a
+            # slot's ad moves up to when an earlier slot stays empty.
             placements = run_auction(
-                auction.bids, auction.slots, reserves, _slot_pctrs(auction, scorer)
+                auction.bids,
+                auction.slots,
+                reserves,
+                _slot_pctrs(auction, scorer),
+                partial(_pctrs_at, auction, scorer),
             )
             outcomes[name] = [(p.bid.ad_group_id, p.position, p.price_micros) for p in placements]
             revenue, clicks = _expected(placements, _clicks(auction, placements, referee))
@@ -92,11 +98,12 @@ def _at_positions(rows: np.ndarray, positions: Sequence[int]) -> np.ndarray:
 
 
 def _slot_pctrs(auction: LoggedAuction, scorer: Scorer) -> list[list[float]]:
+    return [_pctrs_at(auction, scorer, slot.position) for slot in auction.slots]
+
+
+def _pctrs_at(auction: LoggedAuction, scorer: Scorer, position: int) -> list[float]:
     rows = len(auction.bids)
-    return [
-        [float(p) for p in scorer(_at_positions(auction.features, [slot.position] * rows))]
-        for slot in auction.slots
-    ]
+    return [float(p) for p in scorer(_at_positions(auction.features, [position] * rows))]
 
 
 def _clicks(auction: LoggedAuction, placements: Sequence[Placement], referee: Scorer) -> np.ndarray:

@@ -200,3 +200,82 @@ def test_each_slot_is_auctioned_at_its_own_pctrs():
     assert [p.bid.pctr for p in placements] == [0.02, 0.01]
     # Audit: candidates are listed with their pCTR in the first slot.
     assert {c["ad_group_id"]: c["pctr"] for c in outcome.candidates}["click2"] == 0.02
+
+
+class FallingWithPosition(SlotsFromPredict):
+    """pCTR 0.1 / (1 + position): 0.025 at 3, 0.0125 at 7, 0.0111 at 8. Records the
+    positions it is asked about, one list per ``predict`` call."""
+
+    version = "falling-with-position"
+
+    def __init__(self) -> None:
+        self.asked: list[list[int]] = []
+
+    def predict(self, user, ad_groups, positions, now, history=EMPTY_HISTORY):
+        self.asked.append(sorted(set(positions)))
+        return [0.1 / (1 + position) for position in positions]
+
+
+def brand_safe(name: str, bid: int, billing_event: str = "CPM") -> AdGroup:
+    """An ad group that will not sit next to creator c2, a neighbour of the first slot."""
+    excluded = Targeting(excluded_creators=frozenset({"c2"}))
+    return replace(group(name, f"adv_{name}", bid), billing_event=billing_event, targeting=excluded)
+
+
+def test_after_an_empty_slot_each_ad_is_ranked_priced_and_scored_where_it_shows():
+    config = replace(CONFIG, ad_load=AdLoadPolicy(3, 4, 3), exploration_share=0.0)
+    groups = [brand_safe("click", 1_000_000, "CPC"), brand_safe("display", 2_000_000)]
+    predictor = FallingWithPosition()
+    request = engine.Request("req", User("u"), FEED, NOW)
+    outcome = engine.run(request, Market(groups, 0.02), predictor, Counters(), config)
+    placements = [w.placement for w in outcome.winners]
+    # Nobody may take the first slot (next to c2), so the ads of the slots at 8 and 13 sit
+    # at 7 and 12. At 7 the click ad is worth 1,000,000 x 0.0125 x 1000 = 12,500,000 and
+    # pays 2,000,000 / (0.0125 x 1000) = 160,000 a click (180,001 at position 8's 0.0111).
+    assert [(p.bid.ad_group_id, p.position, p.price_micros) for p in placements] == [
+        ("click", 7, 160_000),
+        ("display", 12, 1_000),  # alone: the reserve
+    ]
+    assert [p.bid.pctr for p in placements] == [0.1 / 8, 0.1 / 13]
+    assert placements[0].ecpm_micros == 12_500_000
+    # The slots at their own positions in one pass, then each moved slot's real position.
+    assert predictor.asked == [[3], [8], [13], [7], [12]]
+
+
+def test_a_page_whose_slots_all_fill_asks_the_model_nothing_more():
+    config = replace(CONFIG, ad_load=AdLoadPolicy(3, 4, 3), exploration_share=0.0)
+    groups = [
+        replace(group("click", "adv_click", 1_000_000), billing_event="CPC"),
+        group("display", "adv_display", 2_000_000),
+    ]
+    predictor = FallingWithPosition()
+    request = engine.Request("req", User("u"), FEED, NOW)
+    outcome = engine.run(request, Market(groups, 0.02), predictor, Counters(), config)
+    assert [w.placement.position for w in outcome.winners] == [3, 8]
+    assert predictor.asked == [[3], [8], [13]]
+
+
+def test_on_an_exploration_page_the_explored_ad_is_scored_where_it_shows():
+    from auction.history import Counts, CtrHistory
+
+    config = replace(CONFIG, ad_load=AdLoadPolicy(3, 4, 3), exploration_share=1.0)
+    groups = [
+        brand_safe("click", 1_000_000, "CPC"),
+        brand_safe("display", 2_000_000),
+        brand_safe("newbie", 1_500_000),
+    ]
+    established = CtrHistory(
+        {"click": Counts(5_000, 100), "display": Counts(5_000, 100)}, {}, Counts(10**6, 20_000)
+    )
+    predictor = FallingWithPosition()
+    request = engine.Request("req", User("u"), FEED, NOW)
+    outcome = engine.run(request, Market(groups, 0.02), predictor, Counters(), config, established)
+    placements = [w.placement for w in outcome.winners]
+    # The first slot stays empty; the second (shown at 7) goes to the click ad as on a plain
+    # page; the last (shown at 12) explores the new ad group at its reserve.
+    assert outcome.explored == "newbie"
+    assert [(p.bid.ad_group_id, p.position, p.price_micros) for p in placements] == [
+        ("click", 7, 160_000),
+        ("newbie", 12, 1_000),
+    ]
+    assert [p.bid.pctr for p in placements] == [0.1 / 8, 0.1 / 13]

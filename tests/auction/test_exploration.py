@@ -3,6 +3,8 @@ its reserve, and no effect on the other winners' prices."""
 
 from dataclasses import replace
 
+import pytest
+
 from auction import engine
 from auction.ctr import ConstantPredictor
 from auction.exploration import (
@@ -102,6 +104,42 @@ def test_an_empty_slot_before_it_moves_the_explored_ad_up():
     # ad sits one place earlier in the blended feed.
     assert explored.ad_group_id == "new1"
     assert [(p.bid.ad_group_id, p.position) for p in placements] == [("new1", 7)]
+
+
+@pytest.mark.parametrize("newcomers", [0, 1])
+def test_after_an_empty_slot_every_ad_is_priced_at_the_position_it_really_takes(newcomers):
+    news = frozenset({"news"})
+    bids = [
+        cpc("old1", 400_000, 0.02, "adv_a", excluded_categories=news),
+        cpc("new1", 400_000, 0.02, "adv_b", excluded_categories=news),
+    ]
+    slots = [slot(3, RISKY), slot(8, CLEAN), slot(13, CLEAN)]
+    slot_pctrs = [[0.02, 0.02], [0.012, 0.008], [0.006, 0.004]]
+    at = {7: [0.015, 0.01], 12: [0.0075, 0.005]}
+    asked = []
+
+    def pctrs_at(position):
+        asked.append(position)
+        return at[position]
+
+    placements, explored = run_with_exploration(
+        bids, slots, RESERVES, ESTABLISHED, 1000, slot_pctrs, newcomers, pctrs_at
+    )
+    # Slot 3 stays empty (both exclude news), so slot 8's ad sits at 7 and the explored one
+    # at 12, each with its pCTR there. At 7 old1 is worth 400_000 x 0.015 x 1000 = 6_000_000;
+    # new1 (4_000_000 there) prices it at 4_000_000 / 15 = 266_667 a click, unless new1 was
+    # found for exploration only: then old1 is alone and pays the reserve.
+    price = 266_667 if newcomers == 0 else RESERVES.cpc_micros
+    assert explored.ad_group_id == "new1" and explored.pctr == 0.005
+    assert [(p.bid.ad_group_id, p.position, p.bid.pctr) for p in placements] == [
+        ("old1", 7, 0.015),
+        ("new1", 12, 0.005),
+    ]
+    assert [(p.ecpm_micros, p.price_micros) for p in placements] == [
+        (6_000_000, price),
+        (2_000_000, RESERVES.cpc_micros),  # 400_000 x 0.005 x 1000, at its reserve
+    ]
+    assert asked == [7, 12]
 
 
 def test_the_engine_explores_only_on_exploration_pages():

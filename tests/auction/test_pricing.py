@@ -409,6 +409,105 @@ def test_a_slot_nobody_may_take_stays_empty_and_later_slots_still_fill():
     assert summary(run_auction(bids, slots, RESERVES)) == [("a", 7, 5_000_000, 3_000_000)]
 
 
+SHY = frozenset({"c_risky"})
+
+
+def test_a_slot_after_an_empty_one_is_ranked_and_priced_where_its_ad_really_sits():
+    bids = [
+        cpm("m", 2_000_000, excluded_creators=SHY),
+        cpc("x", 400_000, 0.02, excluded_creators=SHY),
+    ]
+    slots = [slot(3, CLEAN, RISKY), slot(8, CLEAN, CLEAN)]
+    # Clicks fall down the feed: x has pCTR 0.004 at 8 but 0.01 at 7.
+    slot_pctrs = [[0.01, 0.02], [0.01, 0.004]]
+    asked = []
+
+    def pctrs_at(position):
+        asked.append(position)
+        return {7: [0.01, 0.01]}[position]
+
+    placements = run_auction(bids, slots, RESERVES, slot_pctrs, pctrs_at)
+    # Nobody may sit next to RISKY: slot 3 stays empty and slot 8's ad sits at 7. There x is
+    # worth 400_000 x 0.01 x 1000 = 4_000_000 and beats m's 2_000_000, paying
+    # 2_000_000 / (0.01 x 1000) = 200_000 a click.
+    assert summary(placements) == [("x", 7, 4_000_000, 200_000)]
+    assert placements[0].bid.pctr == 0.01
+    assert asked == [7]
+    # At position 8's pCTRs x would be worth 1_600_000 and m would have taken the slot.
+    assert summary(run_auction(bids, slots, RESERVES, slot_pctrs)) == [
+        ("m", 7, 2_000_000, 1_600_000)
+    ]
+
+
+def test_a_cpc_winner_moved_up_by_an_empty_slot_pays_per_click_at_its_real_position():
+    bids = [
+        cpm("m", 2_000_000, excluded_creators=SHY),
+        cpc("x", 400_000, 0.02, excluded_creators=SHY),
+    ]
+    slots = [slot(3, CLEAN, RISKY), slot(8, CLEAN, CLEAN)]
+    slot_pctrs = [[0.01, 0.02], [0.01, 0.008]]
+    placements = run_auction(bids, slots, RESERVES, slot_pctrs, lambda position: [0.01, 0.01])
+    # x shows at 7 with pCTR 0.01: 2_000_000 / (0.01 x 1000) = 200_000 a click, not the
+    # 2_000_000 / (0.008 x 1000) = 250_000 it would pay at position 8.
+    assert summary(placements) == [("x", 7, 4_000_000, 200_000)]
+    assert placements[0].bid.pctr == 0.01
+
+
+def test_other_positions_are_asked_for_only_once_a_slot_stays_empty():
+    asked = []
+
+    def pctrs_at(position):
+        asked.append(position)
+        return [0.01, 0.01]
+
+    bids = [cpm("m", 2_000_000), cpc("x", 400_000, 0.02)]
+    slot_pctrs = [[0.01, 0.02], [0.01, 0.008], [0.01, 0.006]]
+    # Every slot filled (the third has nobody left): nothing asked.
+    filled = run_auction(bids, [slot(3), slot(8), slot(13)], RESERVES, slot_pctrs, pctrs_at)
+    assert [p.position for p in filled] == [3, 8]
+    assert asked == []
+    shy = [replace(bids[0], excluded_creators=SHY), replace(bids[1], excluded_creators=SHY)]
+    slots = [slot(3, RISKY), slot(8), slot(13)]
+    placements = run_auction(shy, slots, RESERVES, slot_pctrs, pctrs_at)
+    # x (4_000_000 at 7) then m (alone, the reserve) at 12: each asked at its real position.
+    assert summary(placements) == [("x", 7, 4_000_000, 200_000), ("m", 12, 2_000_000, 1_000_000)]
+    assert asked == [7, 12]
+
+
+def test_a_model_without_a_position_effect_keeps_each_slots_ranking():
+    bids = [
+        cpm("m", 2_000_000, excluded_creators=SHY),
+        cpc("x", 400_000, 0.02, excluded_creators=SHY),
+    ]
+    slots = [slot(3, CLEAN, RISKY), slot(8, CLEAN, CLEAN)]
+    same = [[0.01, 0.008], [0.01, 0.008]]
+    placements = run_auction(bids, slots, RESERVES, same, lambda position: (0.01, 0.008))
+    assert placements == run_auction(bids, slots, RESERVES, same)
+    assert summary(placements) == [("x", 7, 3_200_000, 250_000)]
+
+
+@pytest.mark.parametrize(
+    "pctrs",
+    [
+        [0.01],  # a pCTR missing
+        [0.01, 0.0],  # not a probability
+    ],
+)
+def test_malformed_pctrs_at_another_position_are_refused(pctrs):
+    bids = [
+        cpm("m", 2_000_000, excluded_creators=SHY),
+        cpc("x", 400_000, 0.02, excluded_creators=SHY),
+    ]
+    slots = [slot(3, RISKY), slot(8)]
+    with pytest.raises(ValueError):
+        run_auction(bids, slots, RESERVES, [[0.01, 0.02], [0.01, 0.01]], lambda p: pctrs)
+
+
+def test_pctrs_at_other_positions_without_the_slots_own_are_refused():
+    with pytest.raises(ValueError):
+        run_auction([cpm("m", 2_000_000)], [slot(3)], RESERVES, None, lambda p: [0.01])
+
+
 def test_a_category_less_neighbour_matches_no_category_exclusion():
     uncategorised = FeedItem(video_id="v", creator_id="c", category=None)
     bid = cpm("a", 2_000_000, excluded_categories=frozenset({"news"}))
@@ -470,16 +569,41 @@ def ecpm_at(bid: Bid, price: int) -> int:
 
 
 def slot_of_each_placement(slots, placements):
-    """Pair each slot with its placement (or None), undoing the shift empty slots cause."""
+    """Each slot with the position its ad takes in the blended feed (its own, less the
+    earlier slots left empty) and its placement (or None)."""
     pending = list(placements)
     empty = 0
     for each in slots:
-        if pending and pending[0].position + empty == each.position:
-            yield each, pending.pop(0)
+        position = each.position - empty
+        if pending and pending[0].position == position:
+            yield each, position, pending.pop(0)
         else:
             empty += 1
-            yield each, None
+            yield each, position, None
     assert not pending
+
+
+# A pCTR per bid (up to 10) at every feed position up to 18, the last slot slot_lists draws:
+# a model's pCTRs, wherever an ad ends up after slots left empty.
+position_pctr_tables = st.lists(
+    st.lists(st.floats(0.0, 1.0, exclude_min=True), min_size=10, max_size=10),
+    min_size=19,
+    max_size=19,
+)
+
+
+def auction_at_positions(bids, slots, reserves, table):
+    """``run_auction`` with each bid's pCTR at each position from ``table``."""
+    count = len(bids)
+    slot_pctrs = [table[each.position][:count] for each in slots]
+    return run_auction(bids, slots, reserves, slot_pctrs, lambda p: table[p][:count])
+
+
+def at_position(bids, table, position):
+    """The bids with their pCTRs at ``position`` (their own without a table)."""
+    if table is None:
+        return list(bids)
+    return [replace(bid, pctr=pctr) for bid, pctr in zip(bids, table[position], strict=False)]
 
 
 @given(bid_lists, slot_lists, random_reserves)
@@ -513,20 +637,31 @@ def test_ecpms_fall_slot_by_slot_without_exclusions(bids, slots, reserves):
     assert [p.position for p in placements] == [s.position for s in slots[: len(placements)]]
 
 
-@given(bid_lists, slot_lists, random_reserves)
+@given(bid_lists, slot_lists, random_reserves, st.none() | position_pctr_tables)
 def test_each_slot_goes_to_the_best_allowed_bid_at_the_least_price_that_keeps_it(
-    bids, slots, reserves
+    bids, slots, reserves, table
 ):
-    placements = run_auction(bids, slots, reserves)
-    # Every bid that may serve, an advertiser's several bids too: one kept out of a slot by
-    # brand safety leaves the slot to the advertiser's next bid.
-    remaining = sorted(
-        (bid for bid in bids if bid.bid_micros >= reserve_for(bid, reserves)),
-        key=lambda bid: (-ecpm_micros(bid), -bid.tie_breaker, bid.ad_group_id),
-    )
+    """Without a table each bid's own pCTR holds everywhere; with one, each slot is ranked
+    and priced at the pCTRs of the position its ad really takes."""
+    if table is None:
+        placements = run_auction(bids, slots, reserves)
+    else:
+        placements = auction_at_positions(bids, slots, reserves, table)
     winning_advertisers = {p.bid.advertiser_id for p in placements}
-    losers = [bid for bid in remaining if bid.advertiser_id not in winning_advertisers]
-    for each, placement in slot_of_each_placement(slots, placements):
+    placed: set[str] = set()
+    for each, position, placement in slot_of_each_placement(slots, placements):
+        # Every bid that may serve, at its pCTR where the slot's ad sits, an advertiser's
+        # several bids too: one kept out of a slot by brand safety leaves the slot to the
+        # advertiser's next bid.
+        remaining = sorted(
+            (
+                bid
+                for bid in at_position(bids, table, position)
+                if bid.bid_micros >= reserve_for(bid, reserves) and bid.advertiser_id not in placed
+            ),
+            key=lambda bid: (-ecpm_micros(bid), -bid.tie_breaker, bid.ad_group_id),
+        )
+        losers = [bid for bid in remaining if bid.advertiser_id not in winning_advertisers]
         allowed = best_of_each_advertiser([bid for bid in remaining if is_allowed(bid, each)])
         if placement is None:
             assert allowed == []
@@ -544,49 +679,38 @@ def test_each_slot_goes_to_the_best_allowed_bid_at_the_least_price_that_keeps_it
             assert ecpm_at(winner, placement.price_micros) >= to_beat
         if placement.price_micros > reserve_for(winner, reserves):
             assert ecpm_at(winner, placement.price_micros - 1) < to_beat
-        remaining = [bid for bid in remaining if bid.advertiser_id != winner.advertiser_id]
-
-
-slot_pctr_draws = st.lists(
-    st.lists(st.floats(0.0, 1.0, exclude_min=True), min_size=10, max_size=10),
-    min_size=4,
-    max_size=4,
-)
+        placed.add(winner.advertiser_id)
 
 
 @given(bid_lists, slot_lists, random_reserves)
 def test_each_bids_own_pctr_at_every_slot_is_the_plain_auction(bids, slots, reserves):
-    own = [[bid.pctr for bid in bids] for _ in slots]
-    assert run_auction(bids, slots, reserves, own) == run_auction(bids, slots, reserves)
+    own = [bid.pctr for bid in bids]
+    plain = run_auction(bids, slots, reserves)
+    assert run_auction(bids, slots, reserves, [own for _ in slots]) == plain
+    assert run_auction(bids, slots, reserves, [own for _ in slots], lambda p: own) == plain
 
 
-@given(bid_lists, slot_lists, random_reserves, slot_pctr_draws)
-def test_with_slot_pctrs_each_slot_is_the_plain_auction_at_its_own_pctrs(
-    bids, slots, reserves, draws
+@given(bid_lists, slot_lists, random_reserves, position_pctr_tables)
+def test_with_slot_pctrs_each_slot_is_the_plain_auction_at_its_real_positions_pctrs(
+    bids, slots, reserves, table
 ):
     """Slot k's winner and price are those of the plain auction over the bids not placed
-    earlier, each at its pCTR in slot k."""
-    slot_pctrs = [draw[: len(bids)] for draw in draws[: len(slots)]]
-    placements = run_auction(bids, slots, reserves, slot_pctrs)
+    earlier, each at its pCTR at the position slot k's ad takes: the slot's own, less the
+    earlier slots left empty."""
+    placements = auction_at_positions(bids, slots, reserves, table)
     placed: set[str] = set()
     empty = 0
-    for each, pctrs in zip(slots, slot_pctrs, strict=True):
+    for each in slots:
+        position = each.position - empty
         at_slot = [
-            replace(bid, pctr=pctr)
-            for bid, pctr in zip(bids, pctrs, strict=True)
-            if bid.advertiser_id not in placed
+            bid for bid in at_position(bids, table, position) if bid.advertiser_id not in placed
         ]
         # Only advertisers placed earlier drop out; their other bids go too.
-        expected = run_auction(at_slot, [each], reserves)
-        mine = [p for p in placements if p.position == each.position - empty]
+        expected = run_auction(at_slot, [replace(each, position=position)], reserves)
+        mine = [p for p in placements if p.position == position]
         if not expected:
             assert mine == []
             empty += 1
             continue
-        assert len(mine) == 1
-        assert mine[0].bid == expected[0].bid
-        assert (mine[0].ecpm_micros, mine[0].price_micros) == (
-            expected[0].ecpm_micros,
-            expected[0].price_micros,
-        )
+        assert mine == expected  # the bid with its pCTR there, the position, eCPM and price
         placed.add(mine[0].bid.advertiser_id)

@@ -89,3 +89,27 @@ def test_each_slot_is_replayed_at_its_position():
     assert report.active.impressions == 2
     assert report.active.revenue_micros == pytest.approx(6_000 + 3_000)
     assert report.active.clicks == pytest.approx(0.02 + 0.01)
+
+
+def test_after_an_empty_slot_the_next_is_replayed_where_its_ad_moves_up_to():
+    """Nobody may sit by the first slot's neighbour, so the second slot's ad moves up from
+    8 to 7, and is ranked and priced at the pCTRs there: 0.02 for the CPC ad, not 0.01."""
+    risky = Slot(3, (FeedItem("v", "c_risky", "news"),))
+    later = Slot(8, (FeedItem("w", "c", "comedy"),))
+    shy = frozenset({"news"})
+    bids = (
+        Bid("cpm", "adv_a", CPM, 5_000_000, 0.02, excluded_categories=shy),
+        Bid("cpc", "adv_b", CPC, 400_000, 0.02, excluded_categories=shy),
+    )
+    logged = LoggedAuction((risky, later), bids, rows(2))
+
+    def scorer(features):
+        return np.where(features[:, POSITION] <= 7, 0.02, 0.01)
+
+    report = replay([logged], scorer, scorer, scorer, RESERVES)
+    # At 7 the CPC ad (400,000 x 0.02 x 1000 = 8,000,000) beats the CPM ad (5,000,000) and
+    # pays 5,000,000 / (0.02 x 1000) = 250,000 a click, x 0.02 clicks. At 8's pCTR (eCPM
+    # 4,000,000) the CPM ad would have won and paid 4,000 for the impression.
+    assert report.active.impressions == 1
+    assert report.active.revenue_micros == pytest.approx(250_000 * 0.02)
+    assert report.active.clicks == pytest.approx(0.02)

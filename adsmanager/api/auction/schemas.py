@@ -210,10 +210,16 @@ class BlendedItemSchema(StrictSchema):
         metadata={"description": "What one impression (CPM) or one click (CPC) of this ad costs."}
     )
     pctr = fields.Float(
-        metadata={"description": "The predicted click-through rate of this ad in its slot."}
+        metadata={
+            "description": "The predicted click-through rate of this ad at the position "
+            "where it is shown."
+        }
     )
     ecpm_micros = fields.Integer(
-        metadata={"description": "What this ad is worth per 1000 impressions in its slot."}
+        metadata={
+            "description": "What this ad is worth per 1000 impressions at the position "
+            "where it is shown."
+        }
     )
     tracking = fields.Nested(TrackingSchema)
 
