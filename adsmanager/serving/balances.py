@@ -2,7 +2,8 @@
 
 The auction serves an advertiser only while its money is not used up:
 
-    remaining = (ledger balance − unposted charges)   as last read from the database
+    remaining = (ledger balance − unposted charges − pending refunds)
+                                                       as last read from the database
               − (charges counted since that read)      from the shared spend counters
 
 The database part comes from one SQL statement, so both terms are read from the same moment
@@ -25,6 +26,7 @@ from sqlalchemy import func, select
 from adsmanager.db.database import Database
 from adsmanager.db.delivery import AdEvent
 from adsmanager.db.ledger import LedgerAccount
+from adsmanager.services.funding import pending_refunds
 from adsmanager.services.spend_posting import unposted_charges
 from adsmanager.serving.background import poll_forever
 from adsmanager.serving.counters import Counters
@@ -32,19 +34,24 @@ from billing.ledger import AccountKind
 
 
 def load(db: Database) -> dict[str, int]:
-    """Each advertiser's ledger balance less its charges not yet posted."""
+    """Each advertiser's ledger balance less its charges not yet posted and its refunds
+    still pending (promised back, as ``funding.Balance.available_micros``)."""
     unposted = (
         select(AdEvent.advertiser_id, func.sum(AdEvent.charge_micros).label("micros"))
         .where(unposted_charges())
         .group_by(AdEvent.advertiser_id)
         .subquery()
     )
+    refunding = pending_refunds().subquery()
     statement = (
         select(
             LedgerAccount.owner_id,
-            LedgerAccount.balance_micros - func.coalesce(unposted.c.micros, 0),
+            LedgerAccount.balance_micros
+            - func.coalesce(unposted.c.micros, 0)
+            - func.coalesce(refunding.c.micros, 0),
         )
         .outerjoin(unposted, unposted.c.advertiser_id == LedgerAccount.owner_id)
+        .outerjoin(refunding, refunding.c.advertiser_id == LedgerAccount.owner_id)
         .where(LedgerAccount.kind == AccountKind.ADVERTISER_BALANCE.value)
     )
     with db.read() as session:

@@ -11,6 +11,7 @@ import stripe
 from werkzeug.serving import make_server
 
 from adsmanager import create_app
+from adsmanager.serving import balances
 from tests.conftest import WEBHOOK_SECRET, stripe_settings
 from tests.factories import count_rows, create_advertiser
 from tests.funding import balance, deliver, pay, start_top_up, stripe_client, stripe_event
@@ -43,6 +44,7 @@ def test_a_top_up_is_credited_once_stripe_confirms_it(client, unfunded, stripe_s
         "currency": "USD",
         "ledger_balance_micros": 25_000_000,
         "unposted_spend_micros": 0,
+        "pending_refunds_micros": 0,
         "available_micros": 25_000_000,
     }
     assert api.get(f"/v1/funding/top-ups/{top_up['id']}").json["status"] == "SUCCEEDED"
@@ -268,7 +270,7 @@ def test_a_refund_retried_with_its_key_is_the_same_refund(client, admin, unfunde
 
 
 def test_a_refund_stripe_did_not_answer_stays_pending_until_retried(
-    client, admin, unfunded, stripe_server, database_url
+    client, admin, unfunded, stripe_server, database_url, db
 ):
     advertiser, api = unfunded
     top_up = _paid_top_up(client, api, stripe_server, 20_000_000)
@@ -285,7 +287,12 @@ def test_a_refund_stripe_did_not_answer_stays_pending_until_retried(
     ).test_client()
     response = down.post(path, json=body, headers=headers)
     assert response.status_code == 503 and "PENDING" in response.json["message"]
-    assert balance(api)["ledger_balance_micros"] == 20_000_000  # nothing debited yet
+    pending = balance(api)
+    assert pending["ledger_balance_micros"] == 20_000_000  # nothing debited yet
+    # ... but promised back: neither the auction nor the balance lets it be spent.
+    assert pending["pending_refunds_micros"] == 15_000_000
+    assert pending["available_micros"] == 5_000_000
+    assert balances.load(db)[advertiser["id"]] == 5_000_000
     # The pending refund's money is promised: another refund cannot take it too.
     second = admin.post(path, json={**body, "amount_micros": 10_000_000})
     assert second.status_code == 422 and "At most 5000000" in str(second.json["fields"])

@@ -63,8 +63,16 @@ class BalanceSchema(StrictSchema):
     unposted_spend_micros = fields.Integer(
         required=True, metadata={"description": "Charged, not yet posted to the ledger."}
     )
+    pending_refunds_micros = fields.Integer(
+        required=True,
+        metadata={"description": "Refunds Stripe has not answered yet: promised back."},
+    )
     available_micros = fields.Integer(
-        required=True, metadata={"description": "What the auction lets the advertiser spend."}
+        required=True,
+        metadata={
+            "description": "What the auction lets the advertiser spend: the ledger balance "
+            "less unposted spend and pending refunds."
+        },
     )
 
 
