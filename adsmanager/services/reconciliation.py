@@ -66,15 +66,22 @@ def reconcile(
 ) -> Reconciliation:
     started = utcnow()
     try:
+        top_ups = [
+            intent for intent in gateway.payment_intents() if intent.metadata.get("advertiser_id")
+        ]
         stripe_side = {
             f"top-up:{intent.id}": (intent.id, intent.amount, intent.created)
-            for intent in gateway.payment_intents()
-            if intent.status == "succeeded" and intent.metadata.get("advertiser_id")
+            for intent in top_ups
+            if intent.status == "succeeded"
         }
+        # Every refund of a top-up, ours or not: one made in Stripe's dashboard has none of
+        # our metadata, and the ledger never heard of it.
+        top_up_ids = {intent.id for intent in top_ups}
         stripe_side |= {
             f"refund:{refund.id}": (refund.id, refund.amount, refund.created)
             for refund in gateway.refunds()
-            if refund.status in ("succeeded", "pending") and refund.metadata.get("advertiser_id")
+            if refund.status in ("succeeded", "pending")
+            and (refund.metadata.get("advertiser_id") or refund.payment_intent_id in top_up_ids)
         }
     except GatewayError as error:
         raise_gateway_error(error)

@@ -19,7 +19,7 @@ from billing.money import Money
 from tests.api.test_auction import ads_of, auction, servable
 from tests.api.test_events import post_events
 from tests.factories import create_advertiser, credit
-from tests.funding import deliver, pay, start_top_up, stripe_event
+from tests.funding import deliver, pay, start_top_up, stripe_client, stripe_event
 from tests.ledger_data import charge
 
 
@@ -280,3 +280,27 @@ def test_reconciliation_finds_what_stripe_and_the_ledger_disagree_on(
     } in found
     listed = finance.get("/v1/reconciliations").json
     assert len(listed) == 2 and listed[0]["differences"] == found
+
+
+def test_reconciliation_finds_a_refund_made_in_stripes_dashboard(
+    client, admin, finance, stripe_server
+):
+    _, api = create_advertiser(admin, name="Refunded elsewhere", funds_micros=0)
+    top_up = start_top_up(api, 20_000_000)
+    pay(stripe_server, top_up["payment_intent_id"])
+    deliver(
+        client, stripe_event(stripe_server, "payment_intent.succeeded", top_up["payment_intent_id"])
+    )
+    # Not through the app: no metadata of ours, and no webhook tells the ledger.
+    refund = stripe_client(stripe_server).v1.refunds.create(
+        params={"payment_intent": top_up["payment_intent_id"], "amount": 500}
+    )
+    window = {"since": "2000-01-01T00:00:00Z", "until": "2100-01-01T00:00:00Z"}
+    found = finance.post("/v1/reconciliations", json=window).json["differences"]
+    assert {
+        "type": "missing_in_ledger",
+        "stripe_id": refund.id,
+        "key": f"refund:{refund.id}",
+        "stripe_micros": 5_000_000,
+        "currency": "USD",
+    } in found
