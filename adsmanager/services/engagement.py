@@ -4,8 +4,12 @@ A report is an idempotent upsert per (video_id, day): sent again with the same n
 changes nothing (not even ``updated_at``, which the clawback of paid runs looks at); sent
 with new numbers it replaces the day. A batch is checked item by item; an item that breaks
 a rule is written nothing and says why, while the others are written, set-based, in one
-transaction: one SELECT of the creators, one of the stored video-days, one executemany
-INSERT, one executemany UPDATE.
+transaction: one SELECT of the creators, one of the videos' owners, one of the stored
+video-days, one executemany INSERT, one executemany UPDATE.
+
+A video belongs to one creator: the creator of its earliest stored day (or, for a video new
+to us, of its first item in the batch). A report of it under anyone else, on any day, is
+refused.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TextIO
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from adsmanager.db.creator_fund import Creator, VideoEngagement
 from adsmanager.db.database import Database
@@ -141,6 +145,25 @@ def _known_creators(session, creator_ids: set[str]) -> set[str]:
     return known
 
 
+def _owners(session, video_ids: set[str]) -> dict[str, str]:
+    """The creator of each stored video's earliest day. The unique index on (video_id, day)
+    finds a video's rows; a video stored under two creators (before this was checked)
+    belongs to the one who reported it first."""
+    e = VideoEngagement
+    ordered = sorted(video_ids)
+    first: dict[str, tuple[date, str]] = {}
+    for start in range(0, len(ordered), LOOKUP_CHUNK):
+        chunk = ordered[start : start + LOOKUP_CHUNK]
+        rows = session.execute(
+            select(e.video_id, func.min(e.day), e.creator_id)
+            .where(among(session, e.video_id, chunk))
+            .group_by(e.video_id, e.creator_id)
+        )
+        for video_id, day, creator_id in rows:
+            first[video_id] = min(first.get(video_id, (day, creator_id)), (day, creator_id))
+    return {video_id: creator_id for video_id, (_, creator_id) in first.items()}
+
+
 def ingest(db: Database, items: Sequence[Mapping[str, Any]], now: datetime) -> list[ItemResult]:
     """Upsert a batch of video-days (mappings like the items of POST /v1/engagement; days
     as dates); what happened to each item, in order. ``now`` is when this is written: it
@@ -170,8 +193,13 @@ def ingest(db: Database, items: Sequence[Mapping[str, Any]], now: datetime) -> l
         def work(session) -> list[tuple[int, str]]:
             known = _known_creators(session, {items[i]["creator_id"] for i in candidates})
             writable = [i for i in candidates if items[i]["creator_id"] in known]
-            statuses = upsert(session, SPEC, [_row(items[i]) for i in writable], now)
-            return list(zip(writable, statuses, strict=True))
+            owners = _owners(session, {items[i]["video_id"] for i in writable})
+            owned, moved = [], []
+            for i in writable:
+                owner = owners.setdefault(items[i]["video_id"], items[i]["creator_id"])
+                (owned if owner == items[i]["creator_id"] else moved).append(i)
+            statuses = upsert(session, SPEC, [_row(items[i]) for i in owned], now)
+            return [*zip(owned, statuses, strict=True), *((i, OWNER_CONFLICT) for i in moved)]
 
         written = dict(in_transaction(db, work))
         for index in candidates:
@@ -185,8 +213,8 @@ def ingest(db: Database, items: Sequence[Mapping[str, Any]], now: datetime) -> l
                 results[index] = ItemResult(
                     INVALID,
                     VIDEO_OF_ANOTHER_CREATOR,
-                    f"Video {item['video_id']} on {item['day']} is stored under another "
-                    "creator; a report cannot move it.",
+                    f"Video {item['video_id']} belongs to another creator; a report cannot "
+                    "move it.",
                 )
             else:
                 results[index] = ItemResult(status)

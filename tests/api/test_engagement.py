@@ -140,6 +140,23 @@ def test_a_video_cannot_move_to_another_creator(feed, creators, db):
     assert stored(db)["v1", DAY].creator_id == "alice"
 
 
+def test_a_video_cannot_move_to_another_creator_on_another_day(feed, creators, db):
+    earlier = (TODAY - timedelta(days=2)).isoformat()
+    post(feed, [item("v1", "alice")])
+    response = post(
+        feed, [item("v1", "bob", day=earlier), item("v2", "bob"), item("v2", "alice", day=earlier)]
+    )
+    assert [(r["status"], r["reason"]) for r in response.json["results"]] == [
+        ("invalid", "video_belongs_to_another_creator"),
+        ("created", None),
+        ("invalid", "video_belongs_to_another_creator"),
+    ]
+    assert {key: row.creator_id for key, row in stored(db).items()} == {
+        ("v1", DAY): "alice",
+        ("v2", DAY): "bob",
+    }
+
+
 def test_roles(feed, admin, finance, acme, creators, db):
     batch = [item()]
     assert feed.as_key(None).post("/v1/engagement", json={"items": batch}).status_code == 401

@@ -136,6 +136,37 @@ def test_a_video_belongs_to_its_creator(db, alice):
     assert (row(db).creator_id, row(db).likes, row(db).updated_at) == ("alice", 4, T0)
 
 
+def test_a_video_belongs_to_its_creator_whatever_the_day(db, alice):
+    before, after = DAY - timedelta(days=1), DAY + timedelta(days=1)
+    engagement.ingest(db, [item("v1", "alice")], T0)
+
+    results = engagement.ingest(
+        db,
+        [
+            item("v1", "bob", day=after),
+            item("v1", "bob", day=before - timedelta(days=1)),
+            item("v1", "alice", day=before),
+            item("v2", "bob"),  # new: the batch's first report of it names its creator
+            item("v2", "alice", day=after),
+        ],
+        T1,
+    )
+
+    assert statuses(results) == [
+        "video_belongs_to_another_creator",
+        "video_belongs_to_another_creator",
+        "created",
+        "created",
+        "video_belongs_to_another_creator",
+    ]
+    assert "belongs to another creator" in results[0].message
+    with db.read() as session:
+        owners = session.execute(
+            select(VideoEngagement.video_id, VideoEngagement.creator_id).distinct()
+        ).all()
+    assert sorted(owners) == [("v1", "alice"), ("v2", "bob")]
+
+
 def test_a_row_inserted_between_our_read_and_our_write_is_compared_not_duplicated(
     db, alice, monkeypatch
 ):
