@@ -104,6 +104,11 @@ def change(
             path = f"rules.{error.rule}" if error.rule else "rules"
             raise InvalidInput({path: [str(error)]}) from None
         if rules.currency != before.rules.currency:
+            # Approving takes the programme lock and refuses a draft of another currency
+            # than the rules in force: holding it here, no approval can slip in between
+            # this check and this commit. (Lock order: the newest version, then version 1;
+            # those holding version 1 never wait for another version.)
+            lock_programme(session, now)
             _check_currency_change(session, rules.currency)
         row = FundRules(
             version=before.version + 1,
@@ -119,7 +124,7 @@ def change(
 
 def _check_currency_change(session: Session, currency: str) -> None:
     """Balances carried over are kept in the programme's currency: it may change only before
-    the first run is approved."""
+    the first run is approved (and a draft of the old currency is then refused approval)."""
     if currency not in currency_codes():
         raise InvalidInput({"rules.currency": [f"{currency} is not an ISO 4217 code."]})
     approved = session.scalar(

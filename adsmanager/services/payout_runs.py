@@ -11,7 +11,9 @@ Approval writes the shares to the ledger (source → creator fund pool → each 
 payable account). Computing and approving take a lock on the rules in force, so they run
 one at a time; a draft computed before another run was approved is stale and must be
 computed again, because its carried-over balances and clawbacks may have been taken by that
-run (judged by the number of approved runs, not by clocks).
+run (judged by the number of approved runs, not by clocks). A draft computed in another
+currency than the rules now in force is refused too: the balances it carries over would be
+in a currency no later run takes over.
 """
 
 from __future__ import annotations
@@ -65,6 +67,9 @@ LINE_INSERT_CHUNK = 10_000
 # Engagement batches carry the time they started, not when they committed: a run looks for
 # corrections this long before it was computed (rows that did not change weigh nothing).
 CORRECTION_MARGIN = timedelta(hours=1)
+# The earliest day of a period: its trailing window (at most 366 days up to the period's
+# end, see ``Rules.trailing_days``) then never reaches before the first day a date holds.
+EARLIEST_PERIOD = date(2, 1, 1)
 
 
 @dataclass(frozen=True)
@@ -85,16 +90,27 @@ class Period:
 
 
 def parse_period(text: str) -> Period:
-    """``2026-11-27`` is a day; ``2026-11`` is a month."""
+    """``2026-11-27`` is a day; ``2026-11`` is a month; from :data:`EARLIEST_PERIOD` on."""
+    period = None
     with suppress(ValueError):  # 2026-02-30, month 13: not a period
         if _DAY.match(text):
             day = date.fromisoformat(text)
-            return Period(PeriodKind.DAY, day, day)
-        if _MONTH.match(text):
+            period = Period(PeriodKind.DAY, day, day)
+        elif _MONTH.match(text):
             year, month = map(int, text.split("-"))
             last = calendar.monthrange(year, month)[1]
-            return Period(PeriodKind.MONTH, date(year, month, 1), date(year, month, last))
-    raise InvalidInput({"period": ["Give a day (YYYY-MM-DD) or a month (YYYY-MM)."]})
+            period = Period(PeriodKind.MONTH, date(year, month, 1), date(year, month, last))
+    if period is None:
+        raise InvalidInput({"period": ["Give a day (YYYY-MM-DD) or a month (YYYY-MM)."]})
+    _refuse_too_early(period)
+    return period
+
+
+def _refuse_too_early(period: Period) -> None:
+    if period.start < EARLIEST_PERIOD:
+        raise InvalidInput(
+            {"period": [f"Periods start on {EARLIEST_PERIOD.isoformat()} or later."]}
+        )
 
 
 def _midnight(day: date) -> datetime:
@@ -140,6 +156,13 @@ class Engagement:
     trailing_qualified_views: int = 0
 
 
+def _counted_interactions():
+    """Likes, comments and shares of a video-day, none of a day flagged invalid traffic
+    (its views count nothing either, see ``counted_views``)."""
+    e = VideoEngagement
+    return case((e.invalid_traffic, 0), else_=e.likes + e.comments + e.shares)
+
+
 def engagement(
     session: Session,
     start: date,
@@ -156,7 +179,7 @@ def engagement(
         select(
             e.creator_id,
             func.sum(case((in_period, e.counted_views), else_=0)),
-            func.sum(case((in_period, e.likes + e.comments + e.shares), else_=0)),
+            func.sum(case((in_period, _counted_interactions()), else_=0)),
             func.sum(case((in_trailing, e.counted_views), else_=0)),
         )
         .join(Creator, Creator.id == e.creator_id)
@@ -210,7 +233,7 @@ def _counted_since_joining(
     ids = sorted(lines)
     for start in range(0, len(ids), LOOKUP_CHUNK):
         rows = session.execute(
-            select(e.creator_id, e.day, e.counted_views, e.likes + e.comments + e.shares).where(
+            select(e.creator_id, e.day, e.counted_views, _counted_interactions()).where(
                 e.creator_id.in_(ids[start : start + LOOKUP_CHUNK]),
                 e.day >= run.period_start,
                 e.day <= run.period_end,
@@ -442,6 +465,7 @@ def compute(db: Database, period: Period, actor: Actor | None, now: datetime) ->
     """The DRAFT run for ``period``: a new one, or the period's draft computed again."""
     if period.end >= now.astimezone(UTC).date():
         raise InvalidInput({"period": [f"{period.label} is not over yet (UTC)."]})
+    _refuse_too_early(period)
     with db.transaction() as session:
         fund_rules.lock_programme(session, now)
         version = fund_rules.latest(session, now)
@@ -594,6 +618,14 @@ def approve(db: Database, run_id: str, actor: Actor, now: datetime) -> PayoutRun
                 "stale_run",
                 f"Another run was approved after run {run.id} was computed; compute "
                 f"{run.period_start.isoformat()} again before approving it.",
+            )
+        in_force = fund_rules.latest(session, now).rules.currency
+        if run.currency != in_force:
+            # Its balances would be carried in a currency no later run takes them over in.
+            raise Conflict(
+                "currency_changed",
+                f"Run {run.id} was computed in {run.currency} and the fund's currency is now "
+                f"{in_force}; compute {run.period_start.isoformat()} again before approving it.",
             )
         version = fund_rules.get_in(session, run.rules_version)
         source = fund_source(version)

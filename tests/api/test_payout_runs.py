@@ -124,6 +124,22 @@ def test_finance_computes_reviews_and_approves_a_run(finance, admin, creators):
     assert [r["id"] for r in finance.get(RUNS).json["items"]] == [run["id"]]
 
 
+def test_a_draft_of_the_old_currency_is_a_409_to_approve(finance, admin, creators):
+    run = compute(finance).json
+    changed = admin.post("/v1/fund/rules", json={"rules": {"currency": "EUR"}})
+    assert changed.status_code == 201
+
+    refused = finance.post(f"{RUNS}/{run['id']}/approve")
+
+    assert refused.status_code == 409
+    assert refused.json["code"] == "currency_changed"
+    assert "compute" in refused.json["message"]
+    assert finance.get(f"{RUNS}/{run['id']}").json["status"] == "DRAFT"
+    again = compute(finance).json
+    assert again["currency"] == "EUR"
+    assert finance.post(f"{RUNS}/{again['id']}/approve").status_code == 200
+
+
 def test_a_report_and_a_chart_of_the_payouts(finance, creators):
     run = compute(finance).json
     report = finance.get(f"{RUNS}/{run['id']}/report").json
@@ -137,7 +153,9 @@ def test_a_report_and_a_chart_of_the_payouts(finance, creators):
     assert chart.data.startswith(b"\x89PNG")
 
 
-@pytest.mark.parametrize("period", ["2026-13", "yesterday", "", "2026-02-30"])
+@pytest.mark.parametrize(
+    "period", ["2026-13", "yesterday", "", "2026-02-30", "0001-01-05", "0001-01"]
+)
 def test_a_bad_period_is_a_422_and_writes_nothing(finance, db, creators, period):
     response = finance.post(RUNS, json={"period": period})
     assert response.status_code == 422

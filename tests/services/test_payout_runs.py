@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import threading
+from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from adsmanager.db.base import utcnow
-from adsmanager.db.creator_fund import Clawback, Creator, PayoutLine, VideoEngagement
-from adsmanager.services import ledger, payout_runs
+from adsmanager.db.creator_fund import (
+    Clawback,
+    Creator,
+    PayoutLine,
+    PayoutRun,
+    VideoEngagement,
+)
+from adsmanager.services import fund_rules, ledger, payout_runs
 from adsmanager.services.errors import Conflict, InvalidInput
 from adsmanager.services.fund_reports import csv_rows, explain
 from adsmanager.vocabulary import PayoutLineStatus, PayoutRunStatus, PeriodKind
 from billing.fund_rules import Rules
 from billing.ledger import AccountKind, creator_payable, platform
+from tests.conftest import TEST_DATABASE_URL
 from tests.fund_data import (
+    ADMIN,
     FINANCE,
     TODAY,
     YESTERDAY,
@@ -25,6 +34,11 @@ from tests.fund_data import (
     views,
 )
 from tests.ledger_data import charge
+
+needs_postgres = pytest.mark.skipif(
+    not (TEST_DATABASE_URL or "").startswith("postgresql"),
+    reason="needs PostgreSQL: set ADSMANAGER_TEST_DATABASE_URL",
+)
 
 DAY1 = YESTERDAY - timedelta(days=2)
 DAY2 = YESTERDAY - timedelta(days=1)
@@ -131,6 +145,49 @@ def test_invalid_traffic_does_not_count(db, fixed_pool):
     assert lines_of(db, compute(db, DAY1).id)["alice"].qualified_views == 600
 
 
+def test_a_day_flagged_invalid_traffic_earns_no_engagement_bonus(db):
+    set_rules(
+        db,
+        pool_mode="FIXED",
+        fixed_pool_micros_per_day=HUNDRED_DOLLARS,
+        views_per_interaction=1,
+        max_bonus_percent=100,
+    )
+    eligible_creator(db, "alice", DAY1, 10_000)
+    eligible_creator(db, "bob", DAY1, 10_000)
+    # A bot-farmed day of alice's: its likes are no more real than its views.
+    views(db, "alice", DAY1, 50_000, invalid_traffic=True, likes=50_000)
+
+    lines = lines_of(db, compute(db, DAY1).id)
+
+    assert lines["alice"].interactions == 0
+    assert lines["alice"].weight == lines["bob"].weight == 10_000
+    assert lines["alice"].share_micros == lines["bob"].share_micros == HUNDRED_DOLLARS // 2
+
+
+def test_a_day_flagged_later_takes_its_engagement_bonus_back_too(db):
+    set_rules(
+        db,
+        pool_mode="FIXED",
+        fixed_pool_micros_per_day=HUNDRED_DOLLARS,
+        views_per_interaction=1,
+        max_bonus_percent=100,
+    )
+    eligible_creator(db, "alice", DAY1, 10_000)
+    video = views(db, "alice", DAY1, 10_000, likes=10_000)
+    eligible_creator(db, "bob", DAY1, 30_000)
+    first = compute(db, DAY1)
+    payout_runs.approve(db, first.id, FINANCE, utcnow())
+    assert lines_of(db, first.id)["alice"].weight == 30_000  # 20,000 views + 10,000 bonus
+
+    views(db, "alice", DAY1, 10_000, video_id=video, likes=10_000, invalid_traffic=True)
+    alice = lines_of(db, compute(db, DAY2).id)["alice"]
+
+    # 10,000 clean views and no bonus earn 16.67 USD of the 50 paid (in alice's favour).
+    assert alice.details["clawbacks"][0]["weight_now"] == 10_000
+    assert alice.clawback_micros == 50_000_000 - 16_670_000
+
+
 def test_computing_a_draft_again_replaces_it_and_an_approved_period_is_never_recomputed(
     db, fixed_pool
 ):
@@ -164,6 +221,19 @@ def test_runs_may_not_overlap_and_the_period_must_be_over(db, fixed_pool):
     for bad in ("2026-13", "2026-02-30", "yesterday", "2026-1-1"):
         with pytest.raises(InvalidInput):
             payout_runs.parse_period(bad)
+
+
+@pytest.mark.parametrize("period", ["0001-01-05", "0001-01", "0001-12-31"])
+def test_a_period_whose_trailing_window_could_reach_before_year_one_is_refused(db, period):
+    """Up to 366 trailing days before the period must still be dates."""
+    set_rules(db, trailing_days=366)
+    with pytest.raises(InvalidInput) as raised:
+        payout_runs.parse_period(period)
+    assert set(raised.value.fields) == {"period"}
+    with pytest.raises(InvalidInput):
+        compute(db, date(1, 1, 5))
+    earliest = payout_runs.parse_period("0002-01-01")
+    assert payout_runs.compute(db, earliest, FINANCE, utcnow()).period_start == earliest.start
 
 
 def test_approval_puts_the_shares_in_the_ledger_and_records_the_approver(db, fixed_pool):
@@ -234,6 +304,68 @@ def test_a_draft_computed_before_another_approval_is_stale(db, fixed_pool):
     assert raised.value.code == "stale_run"
     again = compute(db, DAY2)
     assert payout_runs.approve(db, again.id, FINANCE, utcnow()).status is PayoutRunStatus.APPROVED
+
+
+def test_a_draft_in_a_currency_no_longer_in_force_is_not_approved(db):
+    """Its carried balances would be in a currency no later run takes over."""
+    set_rules(db, pool_mode="FIXED", fixed_pool_micros_per_day=5_000_000)  # under the minimum
+    eligible_creator(db, "alice", DAY1, 1_000)
+    views(db, "alice", DAY2, 1_000)
+    draft = compute(db, DAY1)
+    assert lines_of(db, draft.id)["alice"].carried_out_micros == 5_000_000
+    set_rules(db, currency="EUR")  # nothing approved yet: allowed
+
+    with pytest.raises(Conflict) as raised:
+        payout_runs.approve(db, draft.id, FINANCE, utcnow())
+
+    assert raised.value.code == "currency_changed"
+    assert payout_runs.get(db, draft.id).status is PayoutRunStatus.DRAFT
+    assert ledger.check(db).ok
+    again = compute(db, DAY1)
+    assert again.currency == "EUR"
+    payout_runs.approve(db, again.id, FINANCE, utcnow())
+    assert lines_of(db, compute(db, DAY2).id)["alice"].carried_in_micros == 5_000_000
+
+
+@needs_postgres
+def test_a_currency_change_waits_for_an_approval_under_way_and_is_then_refused(db, fixed_pool):
+    eligible_creator(db, "alice", DAY1, 1_000)
+    draft = compute(db, DAY1)
+    locked, approve_now = threading.Event(), threading.Event()
+
+    def approval_under_way():
+        with db.transaction() as session:
+            fund_rules.lock_programme(session, utcnow())  # as approve() does
+            locked.set()
+            approve_now.wait(10)
+            session.execute(
+                update(PayoutRun)
+                .where(PayoutRun.id == draft.id)
+                .values(status=PayoutRunStatus.APPROVED)
+            )
+
+    outcome = []
+
+    def change_currency():
+        try:
+            outcome.append(fund_rules.change(db, {"currency": "EUR"}, None, ADMIN, utcnow()))
+        except InvalidInput as error:
+            outcome.append(error)
+
+    approver = threading.Thread(target=approval_under_way)
+    approver.start()
+    assert locked.wait(10)
+    changer = threading.Thread(target=change_currency)
+    changer.start()
+    changer.join(0.5)
+    waited = changer.is_alive()
+    approve_now.set()
+    approver.join(10)
+    changer.join(10)
+
+    assert waited
+    assert len(outcome) == 1 and isinstance(outcome[0], InvalidInput)
+    assert fund_rules.current(db, utcnow()).rules.currency == "USD"
 
 
 def test_traffic_found_invalid_later_is_clawed_back_in_the_next_run_once(db, fixed_pool):
@@ -321,8 +453,6 @@ def test_each_line_explains_itself_and_the_run_exports_as_csv(db, fixed_pool):
 
 
 def _rules(db, run) -> dict:
-    from adsmanager.services import fund_rules
-
     return fund_rules.get(db, run.rules_version).rules.to_dict()
 
 
@@ -338,9 +468,6 @@ def test_a_draft_can_be_deleted_but_an_approved_run_cannot(db, fixed_pool):
 
 
 def test_rules_refuse_unknown_names_and_a_currency_change_after_an_approval(db, fixed_pool):
-    from adsmanager.services import fund_rules
-    from tests.fund_data import ADMIN
-
     for changes in ({"bogus": 1}, {"countries": "US"}, {"currency": "XXY"}, {"pool_mode": "X"}):
         with pytest.raises(InvalidInput):
             fund_rules.change(db, changes, None, ADMIN, utcnow())
