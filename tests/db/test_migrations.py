@@ -27,6 +27,10 @@ def test_downgrade_to_base_and_upgrade_again(database_url, db: Database):
         assert migrate.current_revisions(db.engine) == frozenset()
     finally:
         migrate.upgrade(database_url)
+        # Pooled SQLite connections may still hold the schema from before the tables were
+        # dropped and made again; reflection on one of them then disagreed with itself
+        # (a foreign key in the table's SQL but not in its PRAGMA), once in a full run.
+        db.engine.dispose()
     assert set(inspect(db.engine).get_table_names()) >= set(metadata.tables)
     assert migrate.is_at_head(db.engine)
 
