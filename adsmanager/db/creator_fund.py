@@ -95,6 +95,10 @@ class PayoutRun(Base):
     period_kind: Mapped[PeriodKind] = mapped_column(enum_column(PeriodKind, "period_kind"))
     period_start: Mapped[date] = mapped_column(Date)
     period_end: Mapped[date] = mapped_column(Date)  # inclusive
+    # The first day of the trailing window (ending with period_end) that eligibility counted
+    # qualified views over, from the run's rules. A clawback looks for corrections from here
+    # or from period_start, whichever comes first (a month can outlast the window).
+    trailing_start: Mapped[date] = mapped_column(Date)
     status: Mapped[PayoutRunStatus] = mapped_column(
         enum_column(PayoutRunStatus, "payout_run_status")
     )
@@ -112,9 +116,9 @@ class PayoutRun(Base):
     # How many runs had been approved when this one was computed: approving it is refused
     # once that number changed (another approval may have taken its carried balances).
     approvals_seen: Mapped[int] = mapped_column(Integer)
-    # Engagement rows of this run's days changed after this time are checked for clawbacks:
-    # an hour before the run was computed, so a batch written while it was computing (its
-    # rows carry the time the batch started) is not missed.
+    # Engagement rows of this run's period and trailing window changed after this time are
+    # checked for clawbacks: an hour before the run was computed, so a batch written while it
+    # was computing (its rows carry the time the batch started) is not missed.
     corrections_after: Mapped[datetime] = mapped_column(UTCDateTime)
     computed_by: Mapped[str | None] = mapped_column(String(64))
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

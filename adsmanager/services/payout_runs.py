@@ -3,9 +3,12 @@ approved by finance, then paid (see ``payouts``).
 
 A run is computed the same way every time from what is stored: the rules version in force,
 each creator's engagement, balances carried over from earlier runs and clawbacks for
-earlier runs whose engagement was later found invalid. Computing a period again replaces its
-draft; once approved, a period is never computed again, and periods of runs never overlap,
-so no one is paid twice for the same day.
+earlier runs whose engagement was later found invalid (a correction anywhere in an earlier
+run's trailing window is looked at: it can lower the creator's weight for that run's period,
+or leave too few trailing qualified views for the creator to have been eligible at all, and
+then the whole share comes back). Computing a period again replaces its draft; once
+approved, a period is never computed again, and periods of runs never overlap, so no one is
+paid twice for the same day.
 
 Approval writes the shares to the ledger (source → creator fund pool → each creator's
 payable account). Computing and approving take a lock on the rules in force, so they run
@@ -27,7 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from fractions import Fraction
 
-from sqlalchemy import and_, case, delete, func, select, update
+from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from adsmanager.db.base import new_id
@@ -225,31 +228,54 @@ def _carried_in(session: Session, currency: str) -> dict[str, tuple[int, list[st
 
 def _counted_since_joining(
     session: Session, run: PayoutRun, lines: dict[str, PayoutLine]
-) -> dict[str, tuple[int, int]]:
-    """Counted views and interactions of a run's period as stored now, from the day each
-    creator had joined when the run was computed."""
+) -> dict[str, Engagement]:
+    """Counted views and interactions of a run's period, and counted views of its trailing
+    window, as stored now, from the day each creator had joined when the run was computed
+    (the line's ``joined_on``): counted as :func:`engagement` counted them for the run."""
     e = VideoEngagement
-    counted: dict[str, tuple[int, int]] = {}
+    in_period = e.day >= run.period_start
+    # A month can be longer than the trailing window: count from whichever starts first.
+    first_day = min(run.period_start, run.trailing_start)
+    statement = (
+        select(
+            e.creator_id,
+            func.sum(case((in_period, e.counted_views), else_=0)),
+            func.sum(case((in_period, _counted_interactions()), else_=0)),
+            func.sum(case((e.day >= run.trailing_start, e.counted_views), else_=0)),
+        )
+        .join(
+            PayoutLine,
+            and_(PayoutLine.run_id == run.id, PayoutLine.creator_id == e.creator_id),
+        )
+        .where(
+            e.day >= first_day,
+            e.day <= run.period_end,
+            PayoutLine.joined_on.is_not(None),
+            e.day >= PayoutLine.joined_on,
+        )
+        .group_by(e.creator_id)
+    )
+    counted: dict[str, Engagement] = {}
     ids = sorted(lines)
     for start in range(0, len(ids), LOOKUP_CHUNK):
-        rows = session.execute(
-            select(e.creator_id, e.day, e.counted_views, _counted_interactions()).where(
-                e.creator_id.in_(ids[start : start + LOOKUP_CHUNK]),
-                e.day >= run.period_start,
-                e.day <= run.period_end,
-            )
-        )
-        for creator_id, day, views, interactions in rows:
-            joined = lines[creator_id].joined_on
-            if joined is not None and day >= joined:
-                before = counted.get(creator_id, (0, 0))
-                counted[creator_id] = (before[0] + views, before[1] + interactions)
+        chunk = ids[start : start + LOOKUP_CHUNK]
+        for creator_id, views, interactions, trailing in session.execute(
+            statement.where(e.creator_id.in_(chunk))
+        ):
+            counted[creator_id] = Engagement(int(views), int(interactions), int(trailing))
     return counted
 
 
 def _clawbacks(session: Session, run_id: str, currency: str) -> dict[str, list[dict]]:
     """For each creator, what to take back for earlier runs whose engagement changed after
-    they were computed and now earns less than the run paid."""
+    they were computed and now earns less than the run paid.
+
+    A change anywhere in an earlier run's trailing window (``trailing_start`` to its
+    period's end) is looked at. The creator's weight for that run is judged again from the
+    engagement stored now, under that run's rules: nothing when the trailing qualified views
+    now fall below its ``min_trailing_qualified_views`` (the creator was not eligible after
+    all), else the weight of the period's counts. Eligibility facts that are not engagement
+    (age, followers, country, standing) stay as they were when that run was computed."""
     e = VideoEngagement
     changed = session.execute(
         select(PayoutRun.id, e.creator_id)
@@ -258,7 +284,8 @@ def _clawbacks(session: Session, run_id: str, currency: str) -> dict[str, list[d
         .join(
             e,
             and_(
-                e.day >= PayoutRun.period_start,
+                # The period and its trailing window (a month can be the longer one).
+                or_(e.day >= PayoutRun.period_start, e.day >= PayoutRun.trailing_start),
                 e.day <= PayoutRun.period_end,
                 e.updated_at > PayoutRun.corrections_after,
             ),
@@ -300,8 +327,11 @@ def _clawbacks(session: Session, run_id: str, currency: str) -> dict[str, list[d
         step = stripe_step_micros(source.currency)
         everyone_capped = bool(source.cap_micros and source.totals["undistributed_micros"])
         for creator_id, line in sorted(paid.items()):
-            views, interactions = now_counted.get(creator_id, (0, 0))
-            weight_now = weight(views, interactions, source_rules)
+            counted = now_counted.get(creator_id, Engagement())
+            if counted.trailing_qualified_views < source_rules.min_trailing_qualified_views:
+                weight_now = 0  # not eligible after all: the whole share comes back
+            else:
+                weight_now = weight(counted.qualified_views, counted.interactions, source_rules)
             if weight_now >= line.weight:
                 continue
             micros = clawback(
@@ -342,10 +372,15 @@ def _facts(creator: Creator, counted: Engagement) -> CreatorFacts:
     )
 
 
+def trailing_start_of(rules: Rules, period: Period) -> date:
+    """The first day of the trailing window that ends with the period's last day."""
+    return period.end - timedelta(days=rules.trailing_days - 1)
+
+
 def _lines(session: Session, run_id: str, rules: Rules, period: Period, pool: int):
     """One line per creator, and the allocation they share."""
     step = stripe_step_micros(rules.currency)
-    trailing_start = period.end - timedelta(days=rules.trailing_days - 1)
+    trailing_start = trailing_start_of(rules, period)
     counted = engagement(session, period.start, period.end, trailing_start)
     creators = session.execute(
         select(
@@ -498,6 +533,7 @@ def compute(db: Database, period: Period, actor: Actor | None, now: datetime) ->
             session.add(run)
         run.status = PayoutRunStatus.DRAFT
         run.rules_version = version.version
+        run.trailing_start = trailing_start_of(rules, period)
         run.currency = rules.currency
         run.revenue_micros = revenue
         run.pool_micros = pool

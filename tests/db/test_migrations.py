@@ -1,10 +1,17 @@
 """Migrations are the schema: they build the database, match the models, and run both ways."""
 
+from datetime import timedelta
+
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
 from adsmanager.db import Database, metadata, migrate
+from adsmanager.db.base import utcnow
+from adsmanager.db.creator_fund import PayoutRun
+from adsmanager.services import payout_runs
+from adsmanager.vocabulary import PeriodKind
+from tests.fund_data import FINANCE, YESTERDAY, set_rules
 
 
 def test_models_and_migrations_do_not_drift(db: Database):
@@ -54,3 +61,18 @@ def test_the_suite_runs_on_the_configured_database(db: Database):
 
     expected = make_url(TEST_DATABASE_URL).get_backend_name() if TEST_DATABASE_URL else "sqlite"
     assert db.dialect == expected
+
+
+def test_existing_payout_runs_get_the_trailing_window_of_their_rules(database_url, db: Database):
+    set_rules(db, pool_mode="FIXED", fixed_pool_micros_per_day=1_000_000, trailing_days=7)
+    day = payout_runs.Period(PeriodKind.DAY, YESTERDAY, YESTERDAY)
+    run_id = payout_runs.compute(db, day, FINANCE, utcnow()).id
+    migrate.downgrade(database_url, "0010")
+    try:
+        assert "trailing_start" not in {
+            column["name"] for column in inspect(db.engine).get_columns("payout_runs")
+        }
+    finally:
+        migrate.upgrade(database_url)
+    with db.read() as session:
+        assert session.get(PayoutRun, run_id).trailing_start == YESTERDAY - timedelta(days=6)

@@ -401,6 +401,98 @@ def test_traffic_found_invalid_later_is_clawed_back_in_the_next_run_once(db, fix
     assert lines_of(db, third.id)["alice"].clawback_micros == 0
 
 
+def test_views_found_invalid_in_the_period_can_leave_too_few_trailing_views_to_be_paid(
+    db, fixed_pool
+):
+    add_creator(db, "alice")
+    trailing_views(db, "alice", DAY1, 3_000)  # 87,000 in the 29 days before
+    video = views(db, "alice", DAY1, 20_000)  # 107,000 trailing: eligible
+    eligible_creator(db, "bob", DAY1, 20_000)
+    first = compute(db, DAY1)
+    payout_runs.approve(db, first.id, FINANCE, utcnow())
+    assert lines_of(db, first.id)["alice"].share_micros == 50_000_000
+
+    # 15,000 of the day's views were invalid: 92,000 trailing, below the 100,000 required.
+    views(db, "alice", DAY1, 20_000, video_id=video, invalid=15_000)
+    alice = lines_of(db, compute(db, DAY2).id)["alice"]
+
+    # Not eligible after all: the whole share comes back, not only what 15,000 views earned.
+    assert alice.clawback_micros == 50_000_000
+    assert alice.details["clawbacks"] == [
+        {"run_id": first.id, "weight_paid": 20_000, "weight_now": 0, "micros": 50_000_000}
+    ]
+
+
+def test_invalid_traffic_found_before_the_period_in_its_trailing_window_is_clawed_back(
+    db, fixed_pool
+):
+    add_creator(db, "alice")
+    trailing_views(db, "alice", DAY1, 3_000)  # 87,000
+    bot = views(db, "alice", DAY1 - timedelta(days=3), 15_000)
+    views(db, "alice", DAY1, 10_000)  # 112,000 trailing: eligible
+    eligible_creator(db, "bob", DAY1, 10_000)
+    first = compute(db, DAY1)
+    payout_runs.approve(db, first.id, FINANCE, utcnow())
+    assert first.trailing_start == DAY1 - timedelta(days=29)
+    assert lines_of(db, first.id)["alice"].share_micros == 50_000_000
+
+    # A day before the paid one, inside its 30 trailing days, turns out to be a bot farm.
+    views(db, "alice", DAY1 - timedelta(days=3), 15_000, video_id=bot, invalid_traffic=True)
+    alice = lines_of(db, compute(db, DAY2).id)["alice"]
+
+    # 97,000 trailing views: alice was never eligible for day 1.
+    assert alice.clawback_micros == 50_000_000
+    assert alice.details["clawbacks"][0]["weight_now"] == 0
+
+
+def test_a_correction_before_the_period_that_leaves_enough_trailing_views_takes_nothing(db):
+    set_rules(db, pool_mode="FIXED", fixed_pool_micros_per_day=HUNDRED_DOLLARS, trailing_days=10)
+    add_creator(db, "alice")
+    trailing_views(db, "alice", DAY1, 12_000, days=9)  # 108,000 in the 9 days before
+    views(db, "alice", DAY1, 10_000)  # 118,000 trailing
+    bot = views(db, "alice", DAY1 - timedelta(days=10), 50_000)  # outside the 10 days
+    add_creator(db, "bob")
+    trailing_views(db, "bob", DAY1, 12_000, days=9)
+    views(db, "bob", DAY1, 10_000)
+    first = compute(db, DAY1)
+    payout_runs.approve(db, first.id, FINANCE, utcnow())
+    assert first.trailing_start == DAY1 - timedelta(days=9)
+    assert lines_of(db, first.id)["alice"].share_micros == 50_000_000
+
+    # Inside the window: 12,000 fewer leave 106,000, still eligible; outside it: no effect.
+    views(db, "alice", DAY1 - timedelta(days=4), 12_000, video_id="history-alice", invalid=12_000)
+    views(db, "alice", DAY1 - timedelta(days=10), 50_000, video_id=bot, invalid_traffic=True)
+    views(db, "bob", DAY1 - timedelta(days=2), 5_000, video_id="history-bob", invalid=5_000)
+    second = compute(db, DAY2)
+
+    assert lines_of(db, second.id)["alice"].clawback_micros == 0
+    assert lines_of(db, second.id)["bob"].clawback_micros == 0
+    assert second.totals["clawback_micros"] == 0
+
+
+def test_a_month_longer_than_its_trailing_window_is_clawed_back_from_its_first_day(db):
+    set_rules(db, pool_mode="FIXED", fixed_pool_micros_per_day=HUNDRED_DOLLARS, trailing_days=10)
+    last = YESTERDAY.replace(day=1) - timedelta(days=1)
+    month = payout_runs.Period(PeriodKind.MONTH, last.replace(day=1), last)
+    for creator_id in ("alice", "bob"):
+        add_creator(db, creator_id)
+        for number in range(month.days):
+            views(db, creator_id, month.start + timedelta(days=number), 12_000, video_id=creator_id)
+    first = payout_runs.compute(db, month, FINANCE, utcnow())
+    payout_runs.approve(db, first.id, FINANCE, utcnow())
+    assert first.trailing_start > month.start  # the window is shorter than the month
+    paid = lines_of(db, first.id)["alice"].share_micros
+    assert paid == first.pool_micros // 2
+
+    # The month's first day, before the trailing window, is found invalid.
+    views(db, "alice", month.start, 12_000, video_id="alice", invalid_traffic=True)
+    second = compute(db, YESTERDAY)
+    # One day of the month's weight comes back, to the cent (rounded in her favour).
+    taken = lines_of(db, second.id)["alice"].clawback_micros
+    assert abs(taken - paid // month.days) <= 10_000
+    assert lines_of(db, second.id)["bob"].clawback_micros == 0
+
+
 def test_a_cap_holds_and_its_excess_goes_to_the_others(db):
     set_rules(
         db, pool_mode="FIXED", fixed_pool_micros_per_day=HUNDRED_DOLLARS, cap_micros=40_000_000
