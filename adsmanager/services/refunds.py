@@ -122,8 +122,11 @@ def _finish(db: Database, refund_id: str, made, actor: Actor) -> Refund:
         row = session.get(Refund, refund_id, with_for_update=True)
         if row.status is not RefundStatus.PENDING:
             return row
-        if made.status == "failed":
-            row.status, row.failure_reason = RefundStatus.FAILED, "Stripe could not refund it."
+        # Stripe's refund states: pending, requires_action and succeeded are on their way
+        # (the money is leaving); failed and canceled never will.
+        if made.status in ("failed", "canceled"):
+            row.status = RefundStatus.FAILED
+            row.failure_reason = f"Stripe could not refund it ({made.status})."
             row.stripe_refund_id = made.id
             return row
         amount = Money(row.currency, row.amount_micros)

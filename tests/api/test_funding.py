@@ -5,13 +5,21 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import UTC, datetime
 
 import pytest
 import stripe
+from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from adsmanager import create_app
+from adsmanager.db.funding import Refund
+from adsmanager.services import refunds
+from adsmanager.services.access import Actor
 from adsmanager.serving import balances
+from adsmanager.vocabulary import RefundStatus, Role
+from billing.money import Money
+from billing.stripe_gateway import Refund as StripeRefund
 from tests.conftest import WEBHOOK_SECRET, stripe_settings
 from tests.factories import count_rows, create_advertiser
 from tests.funding import balance, deliver, pay, start_top_up, stripe_client, stripe_event
@@ -269,13 +277,7 @@ def test_a_refund_retried_with_its_key_is_the_same_refund(client, admin, unfunde
     assert other.status_code == 409 and other.json["code"] == "idempotency_key_reused"
 
 
-def test_a_refund_stripe_did_not_answer_stays_pending_until_retried(
-    client, admin, unfunded, stripe_server, database_url, db
-):
-    advertiser, api = unfunded
-    top_up = _paid_top_up(client, api, stripe_server, 20_000_000)
-    path = f"/v1/advertisers/{advertiser['id']}/refunds"
-    body = {"top_up_id": top_up["id"], "amount_micros": 15_000_000, "reason": "r"}
+def _refund_while_stripe_is_down(admin, path: str, body: dict, database_url: str) -> None:
     headers = {"Authorization": f"Bearer {admin.key}", "Idempotency-Key": "refund-down"}
     down = create_app(
         {
@@ -287,6 +289,16 @@ def test_a_refund_stripe_did_not_answer_stays_pending_until_retried(
     ).test_client()
     response = down.post(path, json=body, headers=headers)
     assert response.status_code == 503 and "PENDING" in response.json["message"]
+
+
+def test_a_refund_stripe_did_not_answer_stays_pending_until_retried(
+    client, admin, unfunded, stripe_server, database_url, db
+):
+    advertiser, api = unfunded
+    top_up = _paid_top_up(client, api, stripe_server, 20_000_000)
+    path = f"/v1/advertisers/{advertiser['id']}/refunds"
+    body = {"top_up_id": top_up["id"], "amount_micros": 15_000_000, "reason": "r"}
+    _refund_while_stripe_is_down(admin, path, body, database_url)
     pending = balance(api)
     assert pending["ledger_balance_micros"] == 20_000_000  # nothing debited yet
     # ... but promised back: neither the auction nor the balance lets it be spent.
@@ -299,3 +311,29 @@ def test_a_refund_stripe_did_not_answer_stays_pending_until_retried(
     finished = admin.post(path, json=body, headers={"Idempotency-Key": "refund-down"})
     assert finished.status_code == 201 and finished.json["status"] == "SUCCEEDED"
     assert balance(api)["ledger_balance_micros"] == 5_000_000
+
+
+@pytest.mark.parametrize("answer", ["canceled", "failed"])
+def test_a_refund_stripe_answers_it_will_not_make_is_failed_and_debits_nothing(
+    client, admin, unfunded, stripe_server, database_url, db, answer
+):
+    advertiser, api = unfunded
+    top_up = _paid_top_up(client, api, stripe_server, 20_000_000)
+    path = f"/v1/advertisers/{advertiser['id']}/refunds"
+    body = {"top_up_id": top_up["id"], "amount_micros": 15_000_000, "reason": "r"}
+    _refund_while_stripe_is_down(admin, path, body, database_url)
+    with db.read() as session:
+        pending = session.scalars(select(Refund)).one()
+    # Stripe's answer when asked again (localstripe never cancels a refund).
+    made = StripeRefund(
+        id=f"re_{answer}",
+        status=answer,
+        amount=Money("USD", 15_000_000),
+        payment_intent_id=top_up["payment_intent_id"],
+        created=datetime.now(UTC),
+        metadata={},
+    )
+    finished = refunds._finish(db, pending.id, made, Actor("admin", Role.ADMIN))
+    assert finished.status is RefundStatus.FAILED and answer in finished.failure_reason
+    assert balance(api)["ledger_balance_micros"] == 20_000_000
+    assert balance(api)["available_micros"] == 20_000_000  # no longer promised back
