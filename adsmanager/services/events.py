@@ -140,6 +140,24 @@ def _charges(session, events: list[TrackedEvent], now: datetime) -> list[Charge]
     return charges
 
 
+# The longest text each event column holds. A genuine token never exceeds them, but one our
+# own signer made from an input the auction should have refused (a request id of 128
+# characters and a newline, before input patterns matched whole values) must be refused as
+# malformed rather than fail the whole batch at the insert.
+_TEXT_LIMITS = {
+    column.name: column.type.length
+    for column in AdEvent.__table__.columns
+    if getattr(column.type, "length", None) and column.name in TrackedEvent.__dataclass_fields__
+}
+
+
+def _storable(event: TrackedEvent) -> bool:
+    return all(
+        isinstance(value := getattr(event, name), str) and len(value) <= limit
+        for name, limit in _TEXT_LIMITS.items()
+    )
+
+
 def ingest(
     db: Database, counters: Counters, signer: TokenSigner, tokens: list[str], now: datetime
 ) -> list[EventResult]:
@@ -150,6 +168,9 @@ def ingest(
             event = signer.verify(token, now.timestamp())
         except InvalidToken as error:
             results[index] = EventResult(INVALID, reason=error.reason)
+            continue
+        if not _storable(event):
+            results[index] = EventResult(INVALID, reason="malformed")
             continue
         key = (event.impression_id, event.event_type)
         if key in verified:

@@ -1,6 +1,7 @@
 """POST /v1/events: each token charged at most once, at the auction price."""
 
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -117,6 +118,20 @@ def test_a_non_ascii_token_is_invalid_and_the_rest_of_the_batch_is_charged(feed,
     assert [r["status"] for r in result["results"]] == ["invalid", "accepted", "invalid"]
     assert [r.get("reason") for r in result["results"]] == ["malformed", None, "malformed"]
     assert (result["accepted"], result["duplicates"], result["invalid"]) == (1, 0, 2)
+    assert charged(db) == 100
+
+
+def test_a_genuine_token_with_a_field_too_long_to_store_is_malformed(feed, placed, serving, db):
+    """Before input patterns matched whole values, the auction took a request id of 128
+    characters and a newline and signed it; such a token must not fail its batch."""
+    genuine = placed["tracking"]["impression"]
+    event = serving.signer.verify(genuine, datetime.now(UTC).timestamp())
+    too_long = serving.signer.sign(
+        replace(event, impression_id="imp_long", request_id="r" * 128 + "\n")
+    )
+    result = post_events(feed, [too_long, genuine])
+    assert [r["status"] for r in result["results"]] == ["invalid", "accepted"]
+    assert result["results"][0]["reason"] == "malformed"
     assert charged(db) == 100
 
 
