@@ -294,4 +294,7 @@ def verify_webhook(payload: bytes, signature: str | None, secret: str) -> dict[s
     body = event.to_dict()
     if not isinstance(body.get("id"), str) or not isinstance(body.get("type"), str):
         raise BadWebhook("the event has no id or type")
+    data = body.get("data", {})
+    if not isinstance(data, dict) or not isinstance(data.get("object", {}), dict):
+        raise BadWebhook("the event's data.object is not an object")
     return body

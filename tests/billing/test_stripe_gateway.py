@@ -376,6 +376,13 @@ def test_a_correctly_signed_json_body_that_is_not_an_object_is_refused(payload):
         verify_webhook(payload, signed(payload), SECRET)
 
 
+@pytest.mark.parametrize("data", [[], "x", {"object": []}, {"object": "pi_1"}])
+def test_a_correctly_signed_event_whose_data_is_not_an_object_is_refused(data):
+    payload = json.dumps({**EVENT, "data": data}).encode()
+    with pytest.raises(BadWebhook, match="data.object"):
+        verify_webhook(payload, signed(payload), SECRET)
+
+
 def test_stripe_js_confirms_with_the_publishable_key_only_with_the_client_secret(
     gateway, customer_id, server
 ):
