@@ -160,6 +160,18 @@ def set_disabled(db: Database, user_id: str, disabled: bool) -> User:
         return user
 
 
+def end_sessions(db: Database, user_id: object, session_version: object) -> None:
+    """Signing out: every session of the user ends, this one and any copy of its cookie (a
+    session is a signed cookie; only the version it names can be taken back). A stale
+    session's sign-out changes nothing."""
+    if not isinstance(user_id, str) or not is_well_formed_id(user_id):
+        return
+    with db.transaction() as session:
+        user = session.get(User, user_id, with_for_update=True)
+        if user is not None and user.session_version == session_version:
+            user.session_version += 1
+
+
 @dataclass(frozen=True)
 class SignedIn:
     """Who a session belongs to, as read on each request."""

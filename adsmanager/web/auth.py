@@ -95,6 +95,7 @@ def sign_in():
 
 @bp.post("/sign-out")
 def sign_out():
+    users.end_sessions(_db(), session.get("user_id"), session.get("session_version"))
     session.clear()
     flash("You are signed out.")
     return redirect(url_for("web.sign_in"))

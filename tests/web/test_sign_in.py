@@ -111,6 +111,21 @@ def test_a_post_without_a_csrf_token_is_rejected_and_signs_nobody_in(client, adm
     assert not is_signed_in(client)
 
 
+def test_signing_out_ends_the_session_and_every_copy_of_its_cookie(app, client, admin_user):
+    sign_in(client)
+    elsewhere = app.test_client()
+    assert sign_in(elsewhere).status_code == 302  # the same user in another browser
+    copied = app.test_client()
+    copied.set_cookie("session", client.get_cookie("session").value)
+    assert is_signed_in(copied)
+    client.post("/sign-out", data={"csrf_token": csrf_token(client, "/")})
+    # A session is a signed cookie: what signing out can take back is the version it names,
+    # so a copy stops working, and so does the user's session in any other browser.
+    assert not is_signed_in(copied)
+    assert not is_signed_in(elsewhere)
+    assert sign_in(client).status_code == 302 and is_signed_in(client)
+
+
 def test_sign_out_needs_the_csrf_token(client, admin_user):
     sign_in(client)
     assert client.post("/sign-out").status_code == 400
