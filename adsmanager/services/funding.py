@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from adsmanager.config import Settings
-from adsmanager.db.base import new_id, utcnow
+from adsmanager.db.base import is_well_formed_id, new_id, utcnow
 from adsmanager.db.database import Database
 from adsmanager.db.delivery import AdEvent
 from adsmanager.db.funding import Refund, StripeEvent, TopUp
@@ -279,7 +279,8 @@ def create_top_up(
 
 def get_top_up(db: Database, actor: Actor, top_up_id: str) -> TopUp:
     with db.read() as session:
-        top_up = session.get(TopUp, top_up_id)
+        # An id that cannot name a row (a NUL, say: PostgreSQL refuses it) is simply not found.
+        top_up = session.get(TopUp, top_up_id) if is_well_formed_id(top_up_id) else None
         if top_up is None or not actor.sees_advertiser(top_up.advertiser_id):
             raise NotFound("Top-up")
         return top_up

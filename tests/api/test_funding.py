@@ -337,3 +337,9 @@ def test_a_refund_stripe_answers_it_will_not_make_is_failed_and_debits_nothing(
     assert finished.status is RefundStatus.FAILED and answer in finished.failure_reason
     assert balance(api)["ledger_balance_micros"] == 20_000_000
     assert balance(api)["available_micros"] == 20_000_000  # no longer promised back
+
+
+@pytest.mark.parametrize("top_up_id", ["top_%00x", "top_" + "x" * 100, "%C3%A9"])
+def test_a_top_up_id_that_cannot_name_one_is_not_found(acme, top_up_id):
+    response = acme[1].get(f"/v1/funding/top-ups/{top_up_id}")
+    assert response.status_code == 404 and response.json["code"] == "not_found"
