@@ -173,6 +173,7 @@ class LightGBMPredictor:
     def from_model_string(cls, text: str, version: str | None = None) -> LightGBMPredictor:
         """Load a model saved by ``to_model_string``; ValueError if it is not a LightGBM model
         or was trained on other features."""
+        _check_complete(text)
         try:
             booster = lightgbm.Booster(model_str=text)
         except lightgbm.basic.LightGBMError as error:
@@ -292,6 +293,26 @@ class LightGBMPredictor:
         if rows.shape[0] == 0:
             return np.empty(0, dtype=np.float64)
         return self._score(rows)
+
+
+def _check_complete(text: str) -> None:
+    """ValueError unless the trees the model's ``tree_sizes`` line announces are all there.
+
+    LightGBM parses the trees of a model string in parallel by those sizes, and a string cut
+    short inside them ends in a fatal error that aborts the whole process (std::terminate)
+    rather than raising: a truncated model file would take a worker down instead of being
+    refused."""
+    header = next((line for line in text.splitlines() if line.startswith("tree_sizes=")), None)
+    if header is None:
+        return  # no sizes: LightGBM reads the trees one by one, and raises on a short one
+    try:
+        sizes = [int(size) for size in header.removeprefix("tree_sizes=").split()]
+    except ValueError:
+        raise ValueError("not a LightGBM model: a malformed tree_sizes line") from None
+    first = text.find("Tree=0")
+    end = text.find("end of trees", max(first, 0))
+    if (sizes and first < 0) or end < 0 or (sizes and end - first != sum(sizes)):
+        raise ValueError("not a LightGBM model: its trees are cut short or changed")
 
 
 class _BoosterScorer:

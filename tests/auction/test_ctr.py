@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import re
 from dataclasses import replace
@@ -355,6 +356,47 @@ def test_a_model_that_is_not_a_binary_classifier_is_refused(small_rows):
     booster = lightgbm.train({"verbose": -1, "objective": "regression"}, dataset, 2)
     with pytest.raises(ValueError, match="binary"):
         LightGBMPredictor.from_model_string(booster.model_to_string(), version="v")
+
+
+_LOAD_CUT_MODEL = """
+import json, sys
+from auction.ctr import LightGBMPredictor
+text = sys.stdin.read()
+cut = int(sys.argv[1])
+document = json.loads(text)
+document["lightgbm"] = document["lightgbm"][:cut]
+for artifact in (document["lightgbm"], json.dumps(document)):
+    try:
+        LightGBMPredictor.from_artifact(artifact)
+        print("loaded")
+    except ValueError as error:
+        print("refused:", error)
+"""
+
+
+@pytest.mark.parametrize("share", [0.3, 0.5, 0.9])
+def test_a_model_cut_short_inside_its_trees_is_refused_and_the_process_lives(model, share):
+    """LightGBM aborts the whole process (std::terminate) on a model string whose trees are
+    cut short; loading one in a child process shows whether it is refused instead."""
+    import subprocess
+    import sys
+
+    artifact = model.to_artifact()
+    trees = json.loads(artifact)["lightgbm"]
+    start, end = trees.index("Tree=0"), trees.index("end of trees")
+    cut = start + int((end - start) * share)
+    child = subprocess.run(
+        [sys.executable, "-c", _LOAD_CUT_MODEL, str(cut)],
+        input=artifact,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert child.returncode == 0, child.stderr[-500:]
+    assert (
+        child.stdout.splitlines()
+        == ["refused: not a LightGBM model: its trees are cut short or changed"] * 2
+    )
 
 
 def test_a_text_that_is_not_a_model_is_refused():
