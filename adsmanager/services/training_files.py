@@ -95,12 +95,18 @@ def read_rows(path: Path, on_rows: Callable[[int], None] | None = None) -> Logge
 
 
 def _chunks(path: Path, on_rows) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, list]]:
+    rows_before = 0
     for batch in _batches(path):
         clicked = batch.column("clicked").to_numpy(zero_copy_only=False)
         if clicked.size and not np.isin(clicked, (0, 1)).all():
             raise ValueError(f"{path.name}: clicked must be 0 or 1")
+        for name in ("served_at", "ad_group_id"):
+            if batch.column(name).null_count:
+                raise ValueError(f"{path.name}: {name} must be given on every row")
         features = [batch.column(name).to_numpy(zero_copy_only=False) for name in FEATURE_NAMES]
         X = np.column_stack(features).astype(np.float64) if len(batch) else np.zeros((0, 0))
+        _check_finite(path, X, rows_before)
+        rows_before += len(batch)
         served_at = pc.cast(batch.column("served_at"), pa.timestamp("us", tz="UTC"))
         yield (
             X.reshape(len(batch), len(FEATURE_NAMES)),
@@ -110,6 +116,18 @@ def _chunks(path: Path, on_rows) -> Iterator[tuple[np.ndarray, np.ndarray, np.nd
         )
         if on_rows:
             on_rows(len(batch))
+
+
+def _check_finite(path: Path, X: np.ndarray, rows_before: int) -> None:
+    """ValueError naming the first blank, NaN or infinite feature: serving never sends one,
+    and LightGBM would train on it as "missing" without a word."""
+    bad = np.argwhere(~np.isfinite(X))
+    if bad.size:
+        row, column = bad[0]
+        raise ValueError(
+            f"{path.name}: data row {rows_before + row + 1}: {FEATURE_NAMES[column]} must be a "
+            f"finite number, not {X[row, column]!r}"
+        )
 
 
 def _batches(path: Path) -> Iterator[pa.RecordBatch]:

@@ -69,6 +69,28 @@ def test_files_that_break_the_schema_are_refused_with_the_reason(tmp_path):
         training_files.read_rows(fake)
 
 
+@pytest.mark.parametrize("value", ["", "nan", "NaN", "inf", "-inf"])
+def test_a_blank_or_non_finite_feature_is_refused_with_its_row_and_column(tmp_path, value):
+    header = ",".join(training_files.COLUMNS)
+    good = "2026-11-20T10:00:00Z,adg_1,0," + ",".join("1" for _ in FEATURE_NAMES)
+    cells = ["1"] * len(FEATURE_NAMES)
+    cells[FEATURE_NAMES.index("log_bid_micros")] = value
+    bad = "2026-11-20T10:01:00Z,adg_1,1," + ",".join(cells)
+    path = tmp_path / "rows.csv"
+    path.write_text("\n".join([header, good, bad]) + "\n")
+    with pytest.raises(ValueError, match="rows.csv: data row 2: log_bid_micros must be a finite"):
+        training_files.read_rows(path)
+
+
+def test_a_parquet_row_without_its_time_or_ad_group_is_refused(tmp_path):
+    row = {"served_at": [None], "ad_group_id": ["adg_1"], "clicked": [0]}
+    row |= {name: [1.0] for name in FEATURE_NAMES}
+    path = tmp_path / "rows.parquet"
+    pq.write_table(pa.Table.from_pydict(row, schema=training_files.SCHEMA), path)
+    with pytest.raises(ValueError, match="served_at must be given on every row"):
+        training_files.read_rows(path)
+
+
 def test_a_parquet_file_of_another_feature_spec_is_refused(tmp_path):
     schema = training_files.SCHEMA.with_metadata({training_files.SPEC_KEY: b"0" * 64})
     path = tmp_path / "old.parquet"
