@@ -83,12 +83,21 @@ def load(record: CtrModel) -> LightGBMPredictor:
     return LightGBMPredictor.from_artifact(record.artifact, version=record.version)
 
 
-def activate(db: Database, model_id: str, *, by: str | None) -> CtrModel:
+# ``activate(..., replacing=ANY_ACTIVE)``: whichever model is active gives way.
+ANY_ACTIVE = object()
+
+
+def activate(
+    db: Database, model_id: str, *, by: str | None, replacing: object = ANY_ACTIVE
+) -> CtrModel:
     """Make the model the one the auction serves; the previously active one is retired.
     A retired model can be activated again (a rollback). A model that cannot be loaded is
-    refused, and the active one stays."""
+    refused, and the active one stays. ``replacing`` (an id, or None for "no model active")
+    is the model a challenger was compared with: if another one is active by the time it
+    would take over (an admin's activation, another training run), Conflict
+    ``active_model_changed`` and nothing changes."""
     try:
-        return _activate(db, model_id, by)
+        return _activate(db, model_id, by, replacing)
     except IntegrityError:
         # Another activation committed first: the unique index kept one model active.
         raise Conflict(
@@ -96,7 +105,7 @@ def activate(db: Database, model_id: str, *, by: str | None) -> CtrModel:
         ) from None
 
 
-def _activate(db: Database, model_id: str, by: str | None) -> CtrModel:
+def _activate(db: Database, model_id: str, by: str | None, replacing: object) -> CtrModel:
     with db.transaction() as session:
         record = _find(session, model_id)
         if record.status is ModelStatus.ACTIVE:
@@ -109,6 +118,12 @@ def _activate(db: Database, model_id: str, by: str | None) -> CtrModel:
         current = session.scalar(
             select(CtrModel).where(CtrModel.status == ModelStatus.ACTIVE).with_for_update()
         )
+        if replacing is not ANY_ACTIVE and (current.id if current else None) != replacing:
+            raise Conflict(
+                "active_model_changed",
+                "Another model became active after this one was compared with the active "
+                "model; compare it again.",
+            )
         if current is not None:
             current.status = ModelStatus.RETIRED
             current.retired_at = now

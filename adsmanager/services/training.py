@@ -235,7 +235,18 @@ def train_and_register(
     )
     decision = _decide(metrics)
     if auto_activate and decision.startswith("better"):
-        record = ctr_models.activate(db, record.id, by=created_by or "auto")
+        try:
+            record = ctr_models.activate(
+                db,
+                record.id,
+                by=created_by or "auto",
+                # Only the model it beat may give way to it.
+                replacing=active_record.id if active_record is not None else None,
+            )
+        except Conflict as conflict:
+            if conflict.code != "active_model_changed":
+                raise
+            decision += "; left a candidate: another model became active meanwhile"
     return TrainingOutcome(record.id, record.version, record.status, metrics, decision)
 
 

@@ -9,8 +9,10 @@ from sqlalchemy import select
 
 from adsmanager.db.delivery import ServedAd
 from adsmanager.services import ctr_models, training
+from adsmanager.services.errors import Conflict
 from adsmanager.vocabulary import ModelStatus
 from auction import features, simulator
+from tests.model_builders import register
 from tests.services.conftest import START
 
 
@@ -120,3 +122,38 @@ def test_a_challenger_replaces_the_active_model_only_when_it_is_better(db):
     manual = training.train_and_register(db, logged=logged, num_trees=120, auto_activate=False)
     assert manual.status is ModelStatus.CANDIDATE
     assert ctr_models.active_version(db) == first.version
+
+
+def test_a_challenger_takes_over_only_from_the_model_it_was_compared_with(db, monkeypatch):
+    logged = _simulated_logged(seed=8)
+    compared = training.train_and_register(db, logged=logged, num_trees=1, auto_activate=False)
+    ctr_models.activate(db, compared.model_id, by="test")
+    meanwhile = register(db, seed=2)  # an admin's choice, while the challenger trains
+    real_register = ctr_models.register
+
+    def register_then_switch(*args, **kwargs):
+        record = real_register(*args, **kwargs)
+        ctr_models.activate(db, meanwhile.id, by="admin")
+        return record
+
+    monkeypatch.setattr(ctr_models, "register", register_then_switch)
+    challenger = training.train_and_register(db, logged=logged, num_trees=60)
+    assert challenger.metrics["active"]["version"] == compared.version
+    assert challenger.decision.startswith(f"better than active {compared.version}")
+    assert challenger.decision.endswith("left a candidate: another model became active meanwhile")
+    assert challenger.status is ModelStatus.CANDIDATE
+    assert ctr_models.active_version(db) == meanwhile.version
+
+
+def test_an_activation_that_names_the_model_it_replaces_checks_it(db):
+    first, second, third = register(db, seed=1), register(db, seed=2), register(db, seed=3)
+    with pytest.raises(Conflict, match="compare it again"):
+        ctr_models.activate(db, first.id, by="test", replacing=second.id)  # none is active
+    ctr_models.activate(db, first.id, by="test", replacing=None)
+    with pytest.raises(Conflict) as refused:
+        ctr_models.activate(db, second.id, by="test", replacing=third.id)
+    assert refused.value.code == "active_model_changed"
+    assert ctr_models.activate(db, second.id, by="test", replacing=first.id).status is (
+        ModelStatus.ACTIVE
+    )
+    assert ctr_models.active_version(db) == second.version
