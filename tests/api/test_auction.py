@@ -31,9 +31,10 @@ def ads_of(response):
     return [item for item in response["items"] if item["type"] == "ad"]
 
 
-def servable(admin, api, **ad_group):
-    """A campaign, ad group and approved ad of the advertiser behind ``api``."""
-    campaign = make_campaign(api, budget_micros=100_000_000)
+def servable(admin, api, campaign: dict | None = None, **ad_group):
+    """A campaign (its fields as ``campaign`` says, else a 100 USD daily budget), an ad group
+    and an approved ad of the advertiser behind ``api``."""
+    campaign = make_campaign(api, **{"budget_micros": 100_000_000, **(campaign or {})})
     group = make_ad_group(api, campaign["id"], **ad_group)
     ad = make_ad(api, group["id"])
     assert admin.post(f"/v1/ads/{ad['id']}/review", json={"decision": "APPROVE"}).status_code == 200

@@ -215,16 +215,8 @@ def test_concurrent_duplicates_charge_once(app, feed, placed, db):
 
 
 def test_a_daily_budget_stops_the_ad_group_the_same_day(admin, acme, feed, serving):
-    api = acme[1]
-    from tests.factories import make_ad, make_campaign
-
-    campaign = make_campaign(api, budget_micros=1_000)  # ten impressions at 100 micros
-    group = api.post(
-        "/v1/ad-groups",
-        json={**CPM, "campaign_id": campaign["id"], "name": "fast", "pacing": "ACCELERATED"},
-    ).json
-    ad = make_ad(api, group["id"])
-    admin.post(f"/v1/ads/{ad['id']}/review", json={"decision": "APPROVE"})
+    # Ten impressions at 100 micros.
+    servable(admin, acme[1], {"budget_micros": 1_000}, **CPM, pacing="ACCELERATED")
     served = 0
     for number in range(30):
         placed = ads_of(auction(feed, request_id=f"r{number}"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import asdict
 from datetime import UTC, datetime
 
 import pytest
@@ -25,23 +26,25 @@ NOW = datetime(2026, 3, 1, 12, 30, tzinfo=UTC)
 SIGNER = TokenSigner("events-tests")
 
 
-def token(impression_id: str, ad_id: str, event_type: str = "impression") -> str:
-    return SIGNER.sign(
-        TrackedEvent(
-            impression_id=impression_id,
-            event_type=event_type,
-            request_id="r",
-            user_id="u",
-            ad_id=ad_id,
-            ad_group_id="adg_1",
-            campaign_id="cmp_1",
-            advertiser_id="adv_1",
-            billing_event="CPM",
-            charge_micros=100,
-            position=1,
-            expires_at=2**40,
-        )
+def event(impression_id: str, ad_id: str, event_type: str = "impression") -> TrackedEvent:
+    return TrackedEvent(
+        impression_id=impression_id,
+        event_type=event_type,
+        request_id="r",
+        user_id="u",
+        ad_id=ad_id,
+        ad_group_id="adg_1",
+        campaign_id="cmp_1",
+        advertiser_id="adv_1",
+        billing_event="CPM",
+        charge_micros=100,
+        position=1,
+        expires_at=2**40,
     )
+
+
+def token(impression_id: str, ad_id: str, event_type: str = "impression") -> str:
+    return SIGNER.sign(event(impression_id, ad_id, event_type))
 
 
 def ingest(db, tokens: list[str]) -> list[events.EventResult]:
@@ -145,23 +148,9 @@ def test_retried_events_in_opposite_orders_do_not_deadlock(db):
     the second waits for the first and finds all three there."""
     tokens = {name: token(f"imp_{name}", f"ad_{name}") for name in ("a", "b", "m")}
     with db.engine.connect() as holder:
-        holder.execute(
-            AdEvent.__table__.insert().values(
-                impression_id="imp_m",
-                event_type="impression",
-                request_id="r",
-                user_id="u",
-                ad_id="ad_m",
-                ad_group_id="adg_1",
-                campaign_id="cmp_1",
-                advertiser_id="adv_1",
-                billing_event="CPM",
-                charge_micros=100,
-                position=1,
-                occurred_at=NOW,
-                received_at=NOW,
-            )
-        )
+        row = {**asdict(event("imp_m", "ad_m")), "occurred_at": NOW, "received_at": NOW}
+        del row["expires_at"]  # the token's, not the event's
+        holder.execute(AdEvent.__table__.insert().values(**row))
         batches = {
             "forward": [tokens["a"], tokens["m"], tokens["b"]],
             "backward": [tokens["b"], tokens["m"], tokens["a"]],

@@ -145,7 +145,8 @@ def test_invalid_traffic_does_not_count(db, fixed_pool):
     assert lines_of(db, compute(db, DAY1).id)["alice"].qualified_views == 600
 
 
-def test_a_day_flagged_invalid_traffic_earns_no_engagement_bonus(db):
+def _with_an_engagement_bonus(db) -> None:
+    """A view per like, comment or share, up to doubling the views."""
     set_rules(
         db,
         pool_mode="FIXED",
@@ -153,6 +154,10 @@ def test_a_day_flagged_invalid_traffic_earns_no_engagement_bonus(db):
         views_per_interaction=1,
         max_bonus_percent=100,
     )
+
+
+def test_a_day_flagged_invalid_traffic_earns_no_engagement_bonus(db):
+    _with_an_engagement_bonus(db)
     eligible_creator(db, "alice", DAY1, 10_000)
     eligible_creator(db, "bob", DAY1, 10_000)
     # A bot-farmed day of alice's: its likes are no more real than its views.
@@ -166,13 +171,7 @@ def test_a_day_flagged_invalid_traffic_earns_no_engagement_bonus(db):
 
 
 def test_a_day_flagged_later_takes_its_engagement_bonus_back_too(db):
-    set_rules(
-        db,
-        pool_mode="FIXED",
-        fixed_pool_micros_per_day=HUNDRED_DOLLARS,
-        views_per_interaction=1,
-        max_bonus_percent=100,
-    )
+    _with_an_engagement_bonus(db)
     eligible_creator(db, "alice", DAY1, 10_000)
     video = views(db, "alice", DAY1, 10_000, likes=10_000)
     eligible_creator(db, "bob", DAY1, 30_000)

@@ -53,22 +53,14 @@ def test_redis_counters_across_two_app_instances(redis_url, app, db, admin, acme
     from dataclasses import replace
 
     from adsmanager.serving.runtime import Serving
-    from tests.api.test_auction import CPM, ads_of, auction
+    from tests.api.test_auction import CPM, ads_of, auction, servable
     from tests.api.test_events import post_events
-    from tests.factories import make_ad, make_campaign
 
     settings = replace(
         app.extensions["adsmanager.settings"], redis_url=redis_url, snapshot_refresh_seconds=0
     )
     first, second = Serving(settings, db), Serving(settings, db)
-    api = acme[1]
-    campaign = make_campaign(api, budget_micros=300)
-    group = api.post(
-        "/v1/ad-groups",
-        json={**CPM, "campaign_id": campaign["id"], "name": "g", "pacing": "ACCELERATED"},
-    ).json
-    ad = make_ad(api, group["id"])
-    admin.post(f"/v1/ads/{ad['id']}/review", json={"decision": "APPROVE"})
+    servable(admin, acme[1], {"budget_micros": 300}, **CPM, pacing="ACCELERATED")
     try:
         for number in range(3):
             app.extensions["adsmanager.serving"] = first

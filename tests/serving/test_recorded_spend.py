@@ -11,7 +11,7 @@ from adsmanager.serving.counters import Charge, InProcessCounters, RedisCounters
 from adsmanager.serving.recorded_spend import recorded_spend
 from adsmanager.serving.runtime import Serving
 from auction.types import Spend
-from tests.api.test_auction import CPM, ads_of, auction
+from tests.api.test_auction import CPM, ads_of, auction, servable
 from tests.api.test_events import charged, post_events
 from tests.factories import create_advertiser, make_ad, make_ad_group, make_campaign
 
@@ -29,13 +29,8 @@ def _serve_until_stopped(feed, prefix: str) -> int:
 
 
 def _spend_a_lifetime_budget(api, admin, feed) -> None:
-    campaign = make_campaign(api, budget_mode="LIFETIME", budget_micros=1_000)  # 10 impressions
-    group = api.post(
-        "/v1/ad-groups",
-        json={**CPM, "campaign_id": campaign["id"], "name": "fast", "pacing": "ACCELERATED"},
-    ).json
-    ad = make_ad(api, group["id"])
-    admin.post(f"/v1/ads/{ad['id']}/review", json={"decision": "APPROVE"})
+    lifetime = {"budget_mode": "LIFETIME", "budget_micros": 1_000}  # 10 impressions
+    servable(admin, api, lifetime, **CPM, pacing="ACCELERATED")
     assert _serve_until_stopped(feed, "before") == 10
 
 
