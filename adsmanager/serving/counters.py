@@ -25,6 +25,11 @@ class SpendKey:
     day: date  # the advertiser's local day
 
 
+# A spend total: ("adg" or "cmp", the ad group's or campaign's id, the advertiser's local
+# day, or None for the lifetime total).
+CounterKey = tuple[str, str, date | None]
+
+
 @dataclass(frozen=True, slots=True)
 class Charge:
     """What one accepted event adds: spend, and (for impressions) one view for the caps."""
@@ -95,10 +100,9 @@ class Counters(Protocol):
 
     def add(self, charges: Iterable[Charge]) -> None: ...
 
-    def raise_spend(self, totals: Mapping[tuple[str, str, date | None], int]) -> None:
-        """Raise each spend total to at least ``totals[(level, id, day)]``, where level is
-        "adg" or "cmp" and day the advertiser's local day, or None for the lifetime total;
-        never lower one (see ``recorded_spend``)."""
+    def raise_spend(self, totals: Mapping[CounterKey, int]) -> None:
+        """Raise each spend total to at least what ``totals`` says; never lower one (see
+        ``recorded_spend``)."""
         ...
 
     def advertiser_spend(self, advertiser_ids: Sequence[str]) -> list[int]: ...
@@ -142,7 +146,7 @@ class InProcessCounters:
         values = self._spend
         return [values.get(_advertiser_name(advertiser_id), 0) for advertiser_id in advertiser_ids]
 
-    def raise_spend(self, totals: Mapping[tuple[str, str, date | None], int]) -> None:
+    def raise_spend(self, totals: Mapping[CounterKey, int]) -> None:
         spend = self._spend
         with self._lock:
             for (level, owner_id, day), micros in totals.items():
@@ -240,7 +244,7 @@ class RedisCounters:
         names = [_advertiser_name(advertiser_id) for advertiser_id in advertiser_ids]
         return [int(value or 0) for value in self._redis.mget(names)]
 
-    def raise_spend(self, totals: Mapping[tuple[str, str, date | None], int]) -> None:
+    def raise_spend(self, totals: Mapping[CounterKey, int]) -> None:
         items = list(totals.items())
         for start in range(0, len(items), 1000):  # a script call of bounded size
             names, arguments = [], []

@@ -24,11 +24,8 @@ from sqlalchemy import func, select
 from adsmanager.db.database import Database
 from adsmanager.db.delivery import DeliveryHour
 from adsmanager.db.models import AdGroup, Advertiser, Campaign
+from adsmanager.serving.counters import CounterKey
 from adsmanager.vocabulary import BudgetMode
-
-# A counter's key: ("adg" or "cmp", the ad group's or campaign's id, the advertiser's local
-# day, or None for the lifetime total).
-CounterKey = tuple[str, str, date | None]
 
 HOUR = timedelta(hours=1)
 # The hours that can hold part of any time zone's "today" (UTC-12 to UTC+14), and one more.
