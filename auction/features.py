@@ -16,18 +16,21 @@ import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
 from auction.history import EMPTY_HISTORY, CtrHistory
 from auction.types import CPC, AdGroup, User
 
-FEATURE_SPEC_VERSION = "ctr-features-v3"
+FEATURE_SPEC_VERSION = "ctr-features-v4"
 
 FEATURE_NAMES: tuple[str, ...] = (
     "position",
-    "hour_utc",
-    "weekday_utc",
+    # The hour (0-23) and weekday (0 = Monday) on the viewer's wall clock: in their time zone
+    # when the feed service names it, in UTC otherwise.
+    "hour_local",
+    "weekday_local",
     "user_os",
     "user_gender",
     "user_age_group",
@@ -92,17 +95,18 @@ def _locale_bucket(namespace: str, value: str | None) -> int:
     return stable_bucket(namespace, value.upper(), LOCALE_BUCKETS)
 
 
-def _as_utc(now: datetime) -> datetime:
+def viewer_clock(now: datetime, timezone: str | None) -> datetime:
+    """``now`` on the wall clock of ``timezone`` (an IANA name; None is UTC)."""
     # The platform's clocks are UTC; a naive datetime is taken to be UTC rather than the
     # server's local time, which would shift the hour feature from one host to the next.
     if now.tzinfo is None:
-        return now.replace(tzinfo=UTC)
-    return now.astimezone(UTC)
+        now = now.replace(tzinfo=UTC)
+    return now.astimezone(UTC if timezone is None else ZoneInfo(timezone))
 
 
-def _time_features(now: datetime) -> list[float]:
-    utc = _as_utc(now)
-    return [float(utc.hour), float(utc.weekday())]
+def _time_features(now: datetime, timezone: str | None) -> list[float]:
+    local = viewer_clock(now, timezone)
+    return [float(local.hour), float(local.weekday())]
 
 
 def _user_features(user: User) -> list[float]:
@@ -129,7 +133,7 @@ def _flat_rows(
     What depends only on the request is computed once, and the per-candidate part is one
     loop over flat values: the auction builds 50 or more rows per request, and calls and
     small lists per row would cost more than the arithmetic."""
-    shared = (*_time_features(now), *_user_features(user))
+    shared = (*_time_features(now, user.timezone), *_user_features(user))
     interests = user.interests
     log1p = math.log1p
     values: list[float] = []

@@ -5,9 +5,10 @@ benchmarks. Everything is a function of its seed: each function builds its own
 ``numpy.random.Generator``, so no global random state is read or changed.
 
 The ground truth (``ClickModel``) is made of effects the features in ``auction.features`` can
-see (position, os, age group, interest match, per-ad-group quality through the ad group's
-bucket), plus one they cannot fully see (the advertiser's vertical for ad groups that do not
-target interests), so a trained model gets close to the oracle but not all the way.
+see (position, os, age group, interest match, the hour on the viewer's clock, per-ad-group
+quality through the ad group's history), plus one they cannot fully see (the advertiser's
+vertical for ad groups that do not target interests), so a trained model gets close to the
+oracle but not all the way.
 """
 
 from __future__ import annotations
@@ -51,6 +52,16 @@ OPERATING_SYSTEMS: dict[str, float] = {"android": 0.62, "ios": 0.38}
 # Share of users who did not tell us their age group or gender.
 UNKNOWN_DEMOGRAPHICS_SHARE = 0.05
 
+# The time zones of each country's users (equally shared).
+USER_TIMEZONES: dict[str, tuple[str, ...]] = {
+    "US": ("America/New_York", "America/Chicago", "America/Los_Angeles"),
+    "BR": ("America/Sao_Paulo",),
+    "IN": ("Asia/Kolkata",),
+    "DE": ("Europe/Berlin",),
+    "GB": ("Europe/London",),
+    "FR": ("Europe/Paris",),
+    "JP": ("Asia/Tokyo",),
+}
 TIMEZONES: tuple[str, ...] = (
     "America/New_York", "America/Los_Angeles", "America/Sao_Paulo", "Europe/London",
     "Europe/Berlin", "Europe/Paris", "Asia/Kolkata", "Asia/Tokyo", "UTC",
@@ -95,12 +106,15 @@ def _maybe_unknown(rng: np.random.Generator, value: str) -> str | None:
 
 
 def make_users(n: int, seed: int) -> list[User]:
-    """``n`` users with ids ``user_sim_000001``…; languages follow their country."""
+    """``n`` users with ids ``user_sim_000001``…; languages and time zones follow their
+    country."""
     rng = np.random.default_rng([seed, 1])
     countries = _pick(rng, {c: share for c, (share, _) in COUNTRIES.items()}, n)
     age_groups = _pick(rng, AGE_GROUPS, n)
     genders = _pick(rng, GENDERS, n)
     systems = _pick(rng, OPERATING_SYSTEMS, n)
+    # A stream of its own, so the users' other attributes stay what earlier releases drew.
+    zone_draws = np.random.default_rng([seed, 4]).random(n)
     return [
         User(
             id=f"user_sim_{index + 1:06d}",
@@ -110,9 +124,29 @@ def make_users(n: int, seed: int) -> list[User]:
             gender=_maybe_unknown(rng, genders[index]),
             os=systems[index],
             interests=_interests(rng),
+            timezone=_zone_of(countries[index], zone_draws[index]),
         )
         for index in range(n)
     ]
+
+
+def _zone_of(country: str, draw: float) -> str:
+    zones = USER_TIMEZONES[country]
+    return zones[int(draw * len(zones))]
+
+
+def feed_user(user: User) -> dict:
+    """``user`` as the feed service describes it in ``POST /v1/auction``."""
+    return {
+        "id": user.id,
+        "country": user.country,
+        "language": user.language,
+        "age_group": user.age_group,
+        "gender": user.gender,
+        "os": user.os,
+        "interests": sorted(user.interests),
+        "timezone": user.timezone,
+    }
 
 
 # ----------------------------------------------------------------------------- market
@@ -306,6 +340,11 @@ OS_EFFECT = {"ios": 0.15, "android": 0.0}
 AGE_EFFECT = {
     "13-17": 0.2, "18-24": 0.25, "25-34": 0.1, "35-44": 0.0, "45-54": -0.15, "55+": -0.3,
 }  # fmt: skip
+# Log-odds by the hour on the viewer's wall clock: people click more in the evening.
+EVENING_HOURS = range(18, 23)
+EVENING_BOOST = 0.2
+NIGHT_HOURS = range(1, 6)
+NIGHT_EFFECT = -0.2
 MIN_TRUE_CTR = 0.0005
 MAX_TRUE_CTR = 0.3
 
@@ -340,7 +379,6 @@ class ClickModel:
         return self._quality[ad_group_id]
 
     def probability(self, user: User, ad_group: AdGroup, position: int, now: datetime) -> float:
-        # ``now`` is part of the signature so the model could vary by time of day; v1 does not.
         log_odds = (
             _logit(BASE_CTR)
             + self.quality(ad_group.ad_group_id)
@@ -348,6 +386,7 @@ class ClickModel:
             + POSITION_SLOPE * position
             + OS_EFFECT.get(user.os or "", 0.0)
             + AGE_EFFECT.get(user.age_group or "", 0.0)
+            + _time_of_day_effect(user, now)
         )
         probability = 1 / (1 + math.exp(-log_odds))
         return min(max(probability, MIN_TRUE_CTR), MAX_TRUE_CTR)
@@ -361,6 +400,15 @@ class ClickModel:
         rng: np.random.Generator,
     ) -> bool:
         return bool(rng.random() < self.probability(user, ad_group, position, now))
+
+
+def _time_of_day_effect(user: User, now: datetime) -> float:
+    hour = features.viewer_clock(now, user.timezone).hour
+    if hour in EVENING_HOURS:
+        return EVENING_BOOST
+    if hour in NIGHT_HOURS:
+        return NIGHT_EFFECT
+    return 0.0
 
 
 def _interested(user: User, ad_group: AdGroup) -> bool:

@@ -24,6 +24,9 @@ class User:
     gender: str | None = None
     os: str | None = None
     interests: frozenset[str] = frozenset()
+    # IANA name of the viewer's time zone; the CTR model reads the hour and weekday there
+    # (UTC when it is unknown).
+    timezone: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -118,15 +118,7 @@ def request_bodies(count: int) -> list[str]:
             json.dumps(
                 {
                     "request_id": f"bench-{number}",
-                    "user": {
-                        "id": user.id,
-                        "country": user.country,
-                        "language": user.language,
-                        "age_group": user.age_group,
-                        "gender": user.gender,
-                        "os": user.os,
-                        "interests": sorted(user.interests),
-                    },
+                    "user": simulator.feed_user(user),
                     "feed": [
                         {
                             "video_id": f"v{rng.randrange(10**6)}",

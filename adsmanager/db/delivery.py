@@ -94,6 +94,10 @@ class ServedAd(Base):
     pctr: Mapped[float] = mapped_column(Float)
     model_version: Mapped[str] = mapped_column(String(64))
     features: Mapped[list[float]] = mapped_column(JSONDocument)
+    # The FEATURE_SPEC_HASH the features were built under (None: logged before 0012). A
+    # vector only trains a model of its own spec, even where another spec has as many
+    # columns.
+    feature_spec: Mapped[str | None] = mapped_column(String(64))
 
 
 class AuctionLog(Base):
@@ -114,3 +118,5 @@ class AuctionLog(Base):
     # The page's ad slots (position, neighbouring creators and categories): with each
     # candidate's feature vector, what a replay with another model needs.
     slots: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONDocument)
+    # The FEATURE_SPEC_HASH of the candidates' vectors (None: logged before 0012).
+    feature_spec: Mapped[str | None] = mapped_column(String(64))

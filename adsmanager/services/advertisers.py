@@ -24,11 +24,8 @@ def _check(fields: dict[str, Any], errors: FieldErrors) -> None:
         errors.add(
             "currency", f"Unknown currency '{fields['currency']}'; use ISO 4217, e.g. 'USD'."
         )
-    if "timezone" in fields and fields["timezone"] not in reference.time_zones():
-        errors.add(
-            "timezone",
-            f"Unknown time zone '{fields['timezone']}'; use an IANA name, e.g. 'America/New_York'.",
-        )
+    if "timezone" in fields and (problem := reference.time_zone_error(fields["timezone"])):
+        errors.add("timezone", problem)
     industry = fields.get("industry")
     if industry is not None and (problem := slug_error(industry)):
         errors.add("industry", problem)

@@ -14,10 +14,11 @@ from typing import Any
 
 from adsmanager.db.delivery import AuctionLog, ServedAd
 from adsmanager.db.models import CREATIVE_FIELDS
+from adsmanager.services import reference
 from adsmanager.services.errors import invalid
 from adsmanager.serving.runtime import Serving
 from auction import engine
-from auction.features import matrix, vectorize
+from auction.features import FEATURE_SPEC_HASH, matrix, vectorize
 from auction.history import CtrHistory
 from auction.insertion import AdLoadOutOfRange, apply_overrides
 from auction.tokens import CLICK, IMPRESSION, TrackedEvent
@@ -107,6 +108,7 @@ def _log(
                 "features": vectorize(
                     request.user, winner.ad_group, item["position"], request.now, history
                 ),
+                "feature_spec": FEATURE_SPEC_HASH,
             },
         )
     if outcome.bids and random.random() < serving.settings.auction_log_sample_rate:
@@ -130,6 +132,7 @@ def _log(
                     {**candidate, "features": row}
                     for candidate, row in zip(outcome.candidates, scored.tolist(), strict=True)
                 ],
+                "feature_spec": FEATURE_SPEC_HASH,
                 "slots": [
                     {
                         "position": slot.position,
@@ -166,6 +169,9 @@ def serve(serving: Serving, body: dict[str, Any], now: datetime | None = None) -
         )
     except AdLoadOutOfRange as error:
         raise invalid(f"ad_load.{error.field}", str(error)) from None
+    timezone = body["user"].get("timezone")
+    if timezone is not None and (problem := reference.time_zone_error(timezone)):
+        raise invalid("user.timezone", problem)
     request = engine.Request(
         request_id=body["request_id"],
         user=_user(body["user"]),

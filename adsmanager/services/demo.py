@@ -222,15 +222,7 @@ def simulate_traffic(
         ]
         body = {
             "request_id": f"sim-{seed}-{number}",
-            "user": {
-                "id": user.id,
-                "country": user.country,
-                "language": user.language,
-                "age_group": user.age_group,
-                "gender": user.gender,
-                "os": user.os,
-                "interests": sorted(user.interests),
-            },
+            "user": simulator.feed_user(user),
             "feed": feed,
             "ad_load": None,
         }

@@ -31,6 +31,13 @@ def time_zones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
 
 
+def time_zone_error(name: str) -> str | None:
+    """What is wrong with ``name`` as a time zone, or None when it is one."""
+    if name in time_zones():
+        return None
+    return f"Unknown time zone '{name}'; use an IANA name, e.g. 'America/New_York'."
+
+
 @cache
 def countries() -> tuple[tuple[str, str], ...]:
     """(code, name) of every country, by name: for pickers."""

@@ -13,7 +13,7 @@ from adsmanager.db.database import Database
 from adsmanager.db.delivery import AuctionLog
 from adsmanager.services import ctr_models
 from adsmanager.services.errors import Conflict
-from auction.features import FEATURE_NAMES
+from auction.features import FEATURE_SPEC_HASH
 from auction.pricing import Slot
 from auction.replay import LoggedAuction, replay
 from auction.types import Bid, FeedItem, ReservePrices
@@ -23,8 +23,12 @@ def logged_auctions(
     db: Database, since: datetime | None, until: datetime | None
 ) -> list[LoggedAuction]:
     """The sampled auctions of the window that carry what a replay needs (slots, and feature
-    vectors as wide as the current feature spec's)."""
-    statement = select(AuctionLog).where(AuctionLog.slots.is_not(None)).order_by(AuctionLog.id)
+    vectors of the current feature spec)."""
+    statement = (
+        select(AuctionLog)
+        .where(AuctionLog.slots.is_not(None), AuctionLog.feature_spec == FEATURE_SPEC_HASH)
+        .order_by(AuctionLog.id)
+    )
     if since is not None:
         statement = statement.where(AuctionLog.at >= since)
     if until is not None:
@@ -40,8 +44,8 @@ def logged_auctions(
 
 def _logged_auction(log: AuctionLog) -> LoggedAuction | None:
     candidates = log.candidates
-    if not log.slots or any(len(c.get("features", ())) != len(FEATURE_NAMES) for c in candidates):
-        return None  # logged before replays were possible, or under another feature spec
+    if not log.slots:
+        return None  # a page without ad slots
     slots = tuple(
         Slot(
             slot["position"],

@@ -24,7 +24,7 @@ from adsmanager.vocabulary import ModelStatus
 from auction import evaluation
 from auction.calibration import calibrate
 from auction.ctr import ConstantPredictor, LightGBMPredictor, TrainingRows, train
-from auction.features import FEATURE_NAMES
+from auction.features import FEATURE_NAMES, FEATURE_SPEC_HASH
 from auction.tokens import CLICK, IMPRESSION
 
 TRAIN_SHARE, CALIBRATION_SHARE = 0.70, 0.15
@@ -103,8 +103,8 @@ def _event(event_type: str):
 def logged_rows(
     db: Database, since: datetime | None = None, until: datetime | None = None
 ) -> LoggedRows:
-    """Shown ads in ``[since, until)``, oldest first; rows logged under an earlier feature
-    spec (another number of features) are left out."""
+    """Shown ads in ``[since, until)``, oldest first; rows logged under another feature spec
+    are left out."""
     return logged_rows_from(logged_chunks(db, since, until))
 
 
@@ -114,7 +114,7 @@ def logged_chunks(
     """The rows of the window, streamed from the database in chunks."""
     statement = (
         select(ServedAd.features, _event(CLICK), ServedAd.served_at, ServedAd.ad_group_id)
-        .where(_event(IMPRESSION))
+        .where(_event(IMPRESSION), ServedAd.feature_spec == FEATURE_SPEC_HASH)
         .order_by(ServedAd.served_at, ServedAd.impression_id)
         .execution_options(yield_per=CHUNK_ROWS)
     )
@@ -125,10 +125,6 @@ def logged_chunks(
     width = len(FEATURE_NAMES)
     with db.read() as session:
         for chunk in session.execute(statement).partitions():
-            # Rows logged under an earlier feature spec (another width) cannot train this one.
-            chunk = [row for row in chunk if len(row[0]) == width]
-            if not chunk:
-                continue
             yield (
                 np.asarray([row[0] for row in chunk], dtype=np.float64).reshape(len(chunk), width),
                 np.asarray([int(row[1]) for row in chunk], dtype=np.int8),

@@ -208,6 +208,41 @@ def test_served_ads_and_sampled_auctions_are_logged(admin, acme, feed, serving, 
     assert len(logged) == 1 and logged[0].candidates[0]["price_micros"] == 100_000
 
 
+def test_the_model_reads_the_hour_on_the_viewers_clock(admin, acme, feed, serving, db):
+    from zoneinfo import ZoneInfo
+
+    from auction.features import FEATURE_NAMES, FEATURE_SPEC_HASH
+
+    servable(admin, acme[1], **CPM)
+    for number, zone in enumerate(("Asia/Kolkata", None)):
+        user = {**USER, "id": f"viewer-{number}", "timezone": zone}
+        assert len(ads_of(auction(feed, user=user))) == 1
+    serving.logs.flush()
+    with db.read() as session:
+        served = {row.user_id: row for row in session.scalars(select(ServedAd))}
+    hour, weekday = FEATURE_NAMES.index("hour_local"), FEATURE_NAMES.index("weekday_local")
+    for user_id, zone in (("viewer-0", "Asia/Kolkata"), ("viewer-1", "UTC")):
+        row = served[user_id]
+        local = row.served_at.astimezone(ZoneInfo(zone))
+        assert (row.features[hour], row.features[weekday]) == (local.hour, local.weekday())
+        assert row.feature_spec == FEATURE_SPEC_HASH
+    # Kolkata is 5:30 ahead of UTC: the two viewers' hours always differ.
+    assert served["viewer-0"].features[hour] != served["viewer-1"].features[hour]
+
+
+@pytest.mark.parametrize("zone", ["Mars/Olympus_Mons", "europe/berlin", "/etc/passwd", "EST "])
+def test_an_unknown_time_zone_is_422_and_logs_nothing(admin, acme, feed, serving, db, zone):
+    servable(admin, acme[1], **CPM)
+    body = {"request_id": "r", "user": {**USER, "timezone": zone}, "feed": FEED}
+    response = feed.post("/v1/auction", json=body)
+    assert response.status_code == 422, response.json
+    assert response.json["code"] == "validation_failed"
+    assert "IANA" in response.json["fields"]["user.timezone"][0]
+    serving.logs.flush()
+    with db.read() as session:
+        assert session.scalars(select(ServedAd)).all() == []
+
+
 def test_changes_reach_the_auction_within_two_seconds(admin, acme, feed, app, db):
     """With the background refresher (as in production), a pause stops serving within 2 s."""
     from dataclasses import replace
@@ -215,7 +250,7 @@ def test_changes_reach_the_auction_within_two_seconds(admin, acme, feed, app, db
     from adsmanager.serving.runtime import Serving
 
     settings = replace(app.extensions["adsmanager.settings"], snapshot_refresh_seconds=0.2)
-    app.extensions["adsmanager.serving"] = Serving(settings, db)
+    runtime = app.extensions["adsmanager.serving"] = Serving(settings, db)
     try:
         group, _ = servable(admin, acme[1], **CPM)
         assert len(ads_of(auction(feed))) == 1
@@ -226,4 +261,6 @@ def test_changes_reach_the_auction_within_two_seconds(admin, acme, feed, app, db
         assert ads_of(auction(feed)) == []
         assert time.monotonic() - paused_at < 2
     finally:
+        # Its writer thread would otherwise land these served ads in a later test's tables.
+        runtime.logs.flush()
         app.extensions.pop("adsmanager.serving", None)

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adsmanager.api.auction.schemas import AuctionRequestSchema, fast_load
+from auction import simulator
 
 USER = {
     "id": "user-1",
@@ -19,6 +20,7 @@ USER = {
     "gender": "female",
     "os": "ios",
     "interests": ["gaming", "food"],
+    "timezone": "America/New_York",
 }
 FEED = [{"video_id": f"v{i}", "creator_id": f"c{i}", "category": "comedy"} for i in range(12)]
 BODY = {"request_id": "req-1", "user": USER, "feed": FEED}
@@ -50,6 +52,7 @@ def check(body):
         {**BODY, "ad_load": None},
         {**BODY, "user": {"id": "u"}},
         {**BODY, "user": {**USER, "country": None, "os": None, "interests": []}},
+        {**BODY, "user": {**USER, "timezone": None}},
         {**BODY, "feed": []},
         {**BODY, "feed": [{"video_id": "v", "creator_id": "c"}]},
         {**BODY, "feed": [{"video_id": "v", "creator_id": "c", "category": "é" * 64}]},
@@ -80,6 +83,9 @@ def test_well_formed_requests_take_the_fast_path(body):
         {**BODY, "user": {**USER, "interests": [""]}},
         {**BODY, "user": {**USER, "interests": ["i"] * 101}},
         {**BODY, "user": {**USER, "nickname": "x"}},
+        {**BODY, "user": {**USER, "timezone": ""}},
+        {**BODY, "user": {**USER, "timezone": "x" * 65}},
+        {**BODY, "user": {**USER, "timezone": -5}},
         {**BODY, "feed": FEED * 17},
         {**BODY, "feed": [{"video_id": "v", "creator_id": "c", "category": ""}]},
         {**BODY, "feed": [{"video_id": "v"}]},
@@ -93,6 +99,14 @@ def test_well_formed_requests_take_the_fast_path(body):
 def test_what_the_schema_refuses_never_takes_the_fast_path(body):
     fast, expected = check(body)
     assert fast is None and isinstance(expected, ma.ValidationError)
+
+
+def test_the_simulated_feed_service_sends_what_the_schema_takes():
+    for user in simulator.make_users(50, 3):
+        body = {"request_id": "r", "user": simulator.feed_user(user), "feed": FEED}
+        fast, expected = check(body)
+        assert fast == expected == {**body, "ad_load": None}
+        assert fast["user"]["timezone"] == user.timezone is not None
 
 
 def test_the_route_schema_loads_through_the_fast_path(monkeypatch):

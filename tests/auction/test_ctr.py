@@ -193,15 +193,23 @@ def test_simulated_advertisers_name_the_industry_the_click_model_rewards(market)
     assert all(g.industry == simulator.advertiser_vertical(g.advertiser_id) for g in market)
 
 
-def test_time_features_are_in_utc(market):
-    user = _unknown_user()
-    # Friday 2025-03-14 23:30 in New York is Saturday 03:30 UTC.
+def test_time_features_are_on_the_viewers_clock(market):
+    # Friday 2025-03-14 23:30 in New York (EDT since 9 March) is Saturday 03:30 UTC, and
+    # Saturday 12:30 in Tokyo.
     new_york = datetime(2025, 3, 14, 23, 30, tzinfo=timezone(timedelta(hours=-4)))
-    row = features.vectorize(user, market[0], 0, new_york)
-    assert (_feature(row, "hour_utc"), _feature(row, "weekday_utc")) == (3, 5)
+    expected = {"America/New_York": (23, 4), "Asia/Tokyo": (12, 5), None: (3, 5)}
+    for zone, hour_and_weekday in expected.items():
+        row = features.vectorize(User(id="u", timezone=zone), market[0], 0, new_york)
+        assert (_feature(row, "hour_local"), _feature(row, "weekday_local")) == hour_and_weekday
+    # Across the change to summer time: 06:30 UTC is 01:30 in New York before it, 02:30 after.
+    viewer = User(id="u", timezone="America/New_York")
+    for day, hour in ((8, 1), (10, 2)):
+        moment = datetime(2025, 3, day, 6, 30, tzinfo=UTC)
+        assert _feature(features.vectorize(viewer, market[0], 0, moment), "hour_local") == hour
+    # A naive time is UTC, whichever zone the server is in.
     naive = datetime(2025, 3, 14, 23, 30)
-    row = features.vectorize(user, market[0], 0, naive)
-    assert (_feature(row, "hour_utc"), _feature(row, "weekday_utc")) == (23, 4)
+    row = features.vectorize(User(id="u"), market[0], 0, naive)
+    assert (_feature(row, "hour_local"), _feature(row, "weekday_local")) == (23, 4)
 
 
 # ----------------------------------------------------------------------------- predictors

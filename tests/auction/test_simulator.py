@@ -53,6 +53,10 @@ def test_users_are_plausible(users):
         assert user.os in simulator.OPERATING_SYSTEMS
         assert 1 <= len(user.interests) <= 4
         assert user.interests <= set(simulator.INTERESTS)
+        assert user.timezone in simulator.USER_TIMEZONES[user.country]
+    assert {user.timezone for user in users if user.country == "US"} == set(
+        simulator.USER_TIMEZONES["US"]
+    )
     countries = {user.country for user in users}
     assert countries == set(simulator.COUNTRIES)
     us_share = sum(user.country == "US" for user in users) / len(users)
@@ -148,6 +152,20 @@ def test_click_probability_is_clipped_and_deterministic(users, market):
     assert ClickModel(SEED + 1).quality(market[0].ad_group_id) != model.quality(
         market[0].ad_group_id
     )
+
+
+def test_viewers_click_more_in_their_evening_and_less_at_night(market):
+    model = ClickModel(SEED)
+    tokyo = User(id="u", os="ios", age_group="25-34", timezone="Asia/Tokyo")
+    # 12:00 UTC is 21:00 in Tokyo; 18:00 UTC is 03:00 in Tokyo; 03:00 UTC is noon.
+    evening, night, noon = (datetime(2025, 6, 2, hour, tzinfo=UTC) for hour in (12, 18, 3))
+    by_time = [model.probability(tokyo, market[0], 0, moment) for moment in (evening, noon, night)]
+    assert by_time == sorted(by_time, reverse=True) and len(set(by_time)) == 3
+    # The same moments in UTC are noon, evening and night.
+    utc = replace(tokyo, timezone=None)
+    evening_utc = model.probability(utc, market[0], 0, datetime(2025, 6, 2, 20, tzinfo=UTC))
+    assert evening_utc == pytest.approx(by_time[0])
+    assert model.probability(utc, market[0], 0, evening) == pytest.approx(by_time[1])
 
 
 def test_deeper_slots_click_less(users, market):

@@ -29,6 +29,7 @@ def _served(number: int, **fields) -> dict:
         "model_version": "lgbm-1",
         # A JSON list is one value, not a dimension of the array it travels in.
         "features": [float(number), -1.0, 0.5],
+        "feature_spec": "f" * 64,
         **fields,
     }
 

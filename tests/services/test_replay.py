@@ -64,3 +64,26 @@ def test_a_model_that_cannot_load_is_a_409_not_a_500(admin, db):
         )
     response = admin.get(f"/v1/models/{broken.id}/replay")
     assert response.status_code == 409 and response.json["code"] == "model_unusable"
+
+
+def test_auctions_logged_under_another_feature_spec_are_not_replayed(db, every_auction_logged):
+    from sqlalchemy import update
+
+    from adsmanager.services.replay import logged_auctions
+    from auction import features
+
+    everything = len(logged_auctions(db, None, None))
+    with db.transaction() as session:
+        ids = session.scalars(select(AuctionLog.id).order_by(AuctionLog.id)).all()
+        assert set(session.scalars(select(AuctionLog.feature_spec))) == {features.FEATURE_SPEC_HASH}
+        session.execute(
+            update(AuctionLog).where(AuctionLog.id.in_(ids[::2])).values(feature_spec=None)
+        )
+        session.execute(
+            update(AuctionLog)
+            .where(AuctionLog.id.in_(ids[1::4]))
+            .values(feature_spec=features.feature_spec_hash(("v3",)))
+        )
+    kept = len(logged_auctions(db, None, None))
+    assert 0 < kept < everything
+    assert kept <= len(ids) - len(ids[::2]) - len(ids[1::4])

@@ -32,6 +32,10 @@ def test_a_logged_impression_has_the_features_the_model_scores(db, serving, logg
             users[row.user_id], [snapshot[row.ad_group_id]], [row.position], row.served_at, history
         )
         assert row.features == scored[0].tolist()
+        assert row.feature_spec == features.FEATURE_SPEC_HASH
+    # The simulated viewers live in several time zones, and the hour is theirs.
+    hour = features.FEATURE_NAMES.index("hour_local")
+    assert any(row.features[hour] != row.served_at.hour for row in served)
 
 
 def test_the_split_follows_time_so_nothing_from_the_future_trains(logged):
@@ -51,13 +55,16 @@ def test_a_window_selects_only_its_rows(db, logged):
     assert early.last < middle <= late.first
 
 
-def test_rows_logged_under_an_earlier_feature_spec_are_left_out(db, logged):
-    """After an upgrade that adds a feature, the rows logged before it cannot train."""
+def test_rows_logged_under_another_feature_spec_are_left_out(db, logged):
+    """After an upgrade that changes what a column means (UTC hours became local ones, with
+    as many columns), the rows logged before it cannot train: neither those of another spec
+    nor those logged before rows named their spec."""
     middle = START + timedelta(hours=10)
     late = training.logged_rows(db, since=middle)
     with db.transaction() as session:
-        for row in session.scalars(select(ServedAd).where(ServedAd.served_at < middle)):
-            row.features = row.features[:-1]
+        early = session.scalars(select(ServedAd).where(ServedAd.served_at < middle)).all()
+        for number, row in enumerate(early):
+            row.feature_spec = None if number % 2 else features.feature_spec_hash(("v3",))
     kept = training.logged_rows(db)
     assert 0 < len(kept) == len(late) < len(logged)
     assert np.array_equal(kept.rows.X, late.rows.X)

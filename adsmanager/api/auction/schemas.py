@@ -26,6 +26,16 @@ class AuctionUserSchema(StrictSchema):
         load_default=list,
         validate=validate.Length(max=100),
     )
+    timezone = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(min=1, max=64),
+        metadata={
+            "description": "The viewer's IANA time zone: the CTR model reads the hour and "
+            "weekday on their clock there (in UTC when it is not given).",
+            "example": "Europe/Berlin",
+        },
+    )
 
 
 class FeedItemSchema(StrictSchema):
@@ -78,7 +88,9 @@ class AuctionRequestSchema(StrictSchema):
 # them (tests/api/test_auction_schemas.py).
 _OPAQUE_MATCH = OPAQUE.regex.fullmatch  # as FullMatch does: "$" alone allows a final "\n"
 _REQUEST_KEYS = frozenset(("request_id", "user", "feed", "ad_load"))
-_USER_KEYS = frozenset(("id", "country", "language", "age_group", "gender", "os", "interests"))
+_USER_KEYS = frozenset(
+    ("id", "country", "language", "age_group", "gender", "os", "interests", "timezone")
+)
 _FEED_KEYS = frozenset(("video_id", "creator_id", "category"))
 _AD_LOAD_KEYS = frozenset(("first_position", "min_gap", "max_ads"))
 
@@ -136,6 +148,9 @@ def fast_load(data) -> dict | None:
         return None
     if not all(_text(interest, 1, 64) for interest in interests):
         return None
+    timezone = user.get("timezone")
+    if not (timezone is None or _text(timezone, 1, 64)):
+        return None
     if len(feed) > 200:
         return None
     items = []
@@ -166,6 +181,7 @@ def fast_load(data) -> dict | None:
             "gender": gender,
             "os": os,
             "interests": list(interests),
+            "timezone": timezone,
         },
         "feed": items,
         "ad_load": ad_load,
