@@ -138,10 +138,20 @@ def _utc_naive(moment: datetime) -> datetime:
 
 
 def split_by_time(logged: LoggedRows) -> tuple[LoggedRows, LoggedRows, LoggedRows]:
-    """(train, calibration, test): consecutive slices of the time-ordered rows."""
-    first = int(len(logged) * TRAIN_SHARE)
-    second = int(len(logged) * (TRAIN_SHARE + CALIBRATION_SHARE))
+    """(train, calibration, test): consecutive slices of the time-ordered rows. Rows served
+    at the same moment (the ads of one page) stay in one part: a cut between them would
+    let a part learn from its successor's moment."""
+    first = _cut(logged, TRAIN_SHARE)
+    second = _cut(logged, TRAIN_SHARE + CALIBRATION_SHARE)
     return logged.part(0, first), logged.part(first, second), logged.part(second, len(logged))
+
+
+def _cut(logged: LoggedRows, share: float) -> int:
+    """The index ``share`` of the way through, moved back to the first row of its moment."""
+    index = int(len(logged) * share)
+    if index == len(logged):
+        return index
+    return int(np.searchsorted(logged.served_at, logged.served_at[index], side="left"))
 
 
 def fit(
@@ -200,8 +210,8 @@ def train_and_register(
     if len(logged) < MIN_ROWS or logged.rows.y.sum() == 0:
         raise ValueError(f"not enough logged impressions with clicks to train on ({len(logged)})")
     train_part, calibration_part, test = split_by_time(logged)
-    if test.rows.y.sum() == 0 or calibration_part.rows.y.sum() == 0:
-        raise ValueError("the calibration or test part has no click: log more traffic")
+    if not len(train_part) or test.rows.y.sum() == 0 or calibration_part.rows.y.sum() == 0:
+        raise ValueError("a part of the time split has no row or no click: log more traffic")
     model = fit(train_part.rows, calibration_part.rows, num_trees=num_trees, on_tree=on_tree)
     seen = np.unique(train_part.ad_groups)
     prior = ConstantPredictor.fit(train_part.rows).pctr

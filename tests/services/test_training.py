@@ -12,6 +12,7 @@ from adsmanager.services import ctr_models, training
 from adsmanager.services.errors import Conflict
 from adsmanager.vocabulary import ModelStatus
 from auction import features, simulator
+from auction.ctr import TrainingRows
 from tests.model_builders import register
 from tests.services.conftest import START
 
@@ -41,10 +42,29 @@ def test_a_logged_impression_has_the_features_the_model_scores(db, serving, logg
 def test_the_split_follows_time_so_nothing_from_the_future_trains(logged):
     train, calibration, test = training.split_by_time(logged)
     assert len(train) + len(calibration) + len(test) == len(logged)
-    assert train.served_at.max() <= calibration.served_at.min()
-    assert calibration.served_at.max() <= test.served_at.min()
+    assert train.served_at.max() < calibration.served_at.min()
+    assert calibration.served_at.max() < test.served_at.min()
     assert (np.diff(logged.served_at) >= np.timedelta64(0)).all()
     assert len(train) > len(calibration) > 0 and len(test) > 0
+
+
+def test_the_ads_of_one_page_stay_in_one_part_of_the_split():
+    """Rows served at the same moment are never cut apart, even where the shares fall
+    inside a moment (4 rows per moment: 70% of 100 is the third row of moment 17)."""
+    moments = np.repeat(
+        np.datetime64("2026-11-29T00:00") + np.arange(25) * np.timedelta64(1, "m"), 4
+    ).astype("datetime64[us]")
+    logged = training.LoggedRows(
+        TrainingRows(np.zeros((100, len(features.FEATURE_NAMES))), np.zeros(100, np.int8)),
+        moments,
+        np.zeros(100, np.int64),
+    )
+    train, calibration, test = training.split_by_time(logged)
+    assert (len(train), len(calibration), len(test)) == (68, 16, 16)
+    assert train.served_at.max() < calibration.served_at.min()
+    assert calibration.served_at.max() < test.served_at.min()
+    one_moment = training.LoggedRows(logged.rows, np.repeat(moments[:1], 100), logged.ad_groups)
+    assert [len(part) for part in training.split_by_time(one_moment)] == [0, 0, 100]
 
 
 def test_a_window_selects_only_its_rows(db, logged):
