@@ -33,26 +33,40 @@ def register(
     trained_to: datetime | None,
     created_by: str | None,
 ) -> CtrModel:
-    """Store a trained model as a candidate. The same model registered twice is one entry."""
-    with db.transaction() as session:
-        existing = session.scalar(select(CtrModel).where(CtrModel.version == model.version))
-        if existing is not None:
-            return existing
-        record = CtrModel(
-            id=new_id("mdl"),
-            version=model.version,
-            status=ModelStatus.CANDIDATE,
-            feature_spec_hash=FEATURE_SPEC_HASH,
-            num_trees=model.num_trees,
-            trained_from=trained_from,
-            trained_to=trained_to,
-            training_rows=training_rows,
-            metrics=metrics,
-            artifact=model.to_artifact(),
-            created_by=created_by,
-        )
-        session.add(record)
-        return record
+    """Store a trained model as a candidate. The same model registered twice is one entry,
+    also when two processes register it at once (a version names its content, so the
+    hourly job and an admin training the same window make the same one)."""
+    try:
+        with db.transaction() as session:
+            existing = registered(session, model.version)
+            if existing is not None:
+                return existing
+            record = CtrModel(
+                id=new_id("mdl"),
+                version=model.version,
+                status=ModelStatus.CANDIDATE,
+                feature_spec_hash=FEATURE_SPEC_HASH,
+                num_trees=model.num_trees,
+                trained_from=trained_from,
+                trained_to=trained_to,
+                training_rows=training_rows,
+                metrics=metrics,
+                artifact=model.to_artifact(),
+                created_by=created_by,
+            )
+            session.add(record)
+    except IntegrityError:
+        # The other registration committed between our look and our insert.
+        with db.read() as session:
+            existing = registered(session, model.version)
+        if existing is None:
+            raise
+        return existing
+    return record
+
+
+def registered(session: Session, version: str) -> CtrModel | None:
+    return session.scalar(select(CtrModel).where(CtrModel.version == version))
 
 
 def _find(session: Session, model_id: str) -> CtrModel:

@@ -24,6 +24,27 @@ def test_registering_the_same_model_twice_keeps_one_entry(db, admin):
     assert len(admin.get("/v1/models").json["items"]) == 1
 
 
+def test_the_same_model_registered_at_the_same_moment_is_one_entry(db, monkeypatch):
+    """The other registration commits between this one's look and its insert: the unique
+    version refuses the insert, and the entry the other one made is the answer."""
+    from adsmanager.services import ctr_models
+
+    first = register(db, seed=1)
+    looks = []
+    real = ctr_models.registered
+
+    def too_early(session, version):
+        looks.append(version)
+        return None if len(looks) == 1 else real(session, version)
+
+    monkeypatch.setattr(ctr_models, "registered", too_early)
+    again = register(db, seed=1)
+    assert len(looks) == 2
+    assert again.id == first.id
+    with db.read() as session:
+        assert session.query(CtrModel).count() == 1
+
+
 def test_activating_retires_the_previous_model_and_can_roll_back(admin, db):
     first, second = register(db, seed=1), register(db, seed=2)
     response = admin.post(f"/v1/models/{first.id}/activate")
