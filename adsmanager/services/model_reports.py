@@ -48,8 +48,16 @@ def report_lines(metrics: dict[str, Any]) -> list[str]:
     """Headline metrics of each evaluated model, and the model's calibration by group."""
     lines = []
     for key in ("model", "uncalibrated", "prior", "active"):
-        if metrics.get(key):
-            lines.append(f"  {key:13s} {_headline(metrics[key])}")
+        report = metrics.get(key)
+        if report and "log_loss" in report:
+            lines.append(f"  {key:13s} {_headline(report)}")
+    active = metrics.get("active")
+    if active and active.get("rows", metrics["rows"]["test"]) < metrics["rows"]["test"]:
+        # It learned from the older held-out rows, so it is judged on the newer ones only.
+        line = f"  active judged on the {active['rows']} held-out rows after its training data"
+        if "log_loss" in active:
+            line += f" (this model there: log loss {active['model_log_loss']:.5f})"
+        lines.append(line)
     for group, values in metrics["model"].get("by", {}).items():
         ratios = ", ".join(
             f"{value}: {_ratio(v['calibration_ratio'])}" for value, v in values.items()

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import and_, exists, select
 
+from adsmanager.db.ctr_models import CtrModel
 from adsmanager.db.database import Database
 from adsmanager.db.delivery import AdEvent, ServedAd
 from adsmanager.services import ctr_models
@@ -52,6 +53,11 @@ class LoggedRows:
             self.served_at[start:stop],
             self.ad_groups[start:stop],
         )
+
+    def after(self, moment: datetime) -> LoggedRows:
+        """The rows served after ``moment``."""
+        at = np.datetime64(moment.astimezone(UTC).replace(tzinfo=None), "us")
+        return self.part(int(np.searchsorted(self.served_at, at, side="right")), len(self))
 
     def moment(self, index: int) -> datetime:
         return self.served_at[index].astype("datetime64[us]").item().replace(tzinfo=UTC)
@@ -226,9 +232,11 @@ def train_and_register(
     active_record = ctr_models.active(db)
     if active_record is not None:
         try:
-            metrics["active"] = evaluate_on(ctr_models.load(active_record), test, seen)
+            active = ctr_models.load(active_record)
         except ValueError:
-            metrics["active"] = None  # it cannot be loaded here either: nothing to beat
+            active = None  # it cannot be loaded here either: nothing to beat
+        if active is not None:
+            metrics["active"] = _compare(model, active, active_record, test, seen)
     record = ctr_models.register(
         db,
         model,
@@ -256,14 +264,45 @@ def train_and_register(
     return TrainingOutcome(record.id, record.version, record.status, metrics, decision)
 
 
+def _compare(
+    model: LightGBMPredictor,
+    active: LightGBMPredictor,
+    active_record: CtrModel,
+    test: LoggedRows,
+    seen: np.ndarray,
+) -> dict[str, Any]:
+    """The active model's evaluation on the held-out rows it did not learn from (served
+    after its ``trained_to``), with the challenger's log loss on the same rows: scored on
+    rows it trained on, the active model would look better than it is."""
+    unseen = test
+    if active_record.trained_to is not None:
+        unseen = test.after(active_record.trained_to)
+    if unseen.rows.y.sum() == 0:
+        return {"version": active.version, "rows": len(unseen)}
+    report = evaluate_on(active, unseen, seen)
+    report["rows"] = len(unseen)
+    challenger = evaluation.evaluate(unseen.rows.y, model.predict_rows(unseen.rows.X))
+    report["model_log_loss"] = challenger["log_loss"]
+    return report
+
+
 def _decide(metrics: dict[str, Any]) -> str:
-    challenger = metrics["model"]["log_loss"]
-    if metrics["active"] is not None:
-        incumbent, name = metrics["active"]["log_loss"], f"active {metrics['active']['version']}"
+    active = metrics["active"]
+    if active is None:
+        challenger, incumbent = metrics["model"]["log_loss"], metrics["prior"]["log_loss"]
+        name = "the constant prior on the held-out rows"
+    elif "log_loss" not in active:
+        return (
+            f"not compared with active {active['version']}: no held-out row with a click is "
+            "newer than what it learned from"
+        )
     else:
-        incumbent, name = metrics["prior"]["log_loss"], "the constant prior"
+        challenger, incumbent = active["model_log_loss"], active["log_loss"]
+        name = f"active {active['version']} on the held-out rows"
+        if active["rows"] < metrics["rows"]["test"]:
+            name += f" it did not learn from ({active['rows']})"
     verdict = "better than" if challenger < incumbent else "not better than"
-    return f"{verdict} {name} on the held-out rows (log loss {challenger:.5f} vs {incumbent:.5f})"
+    return f"{verdict} {name} (log loss {challenger:.5f} vs {incumbent:.5f})"
 
 
 def evaluate_registered(

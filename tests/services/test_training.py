@@ -11,7 +11,7 @@ from adsmanager.db.delivery import ServedAd
 from adsmanager.services import ctr_models, training
 from adsmanager.services.errors import Conflict
 from adsmanager.vocabulary import ModelStatus
-from auction import features, simulator
+from auction import evaluation, features, simulator
 from auction.ctr import TrainingRows
 from tests.model_builders import register
 from tests.services.conftest import START
@@ -149,6 +149,33 @@ def test_a_challenger_replaces_the_active_model_only_when_it_is_better(db):
     manual = training.train_and_register(db, logged=logged, num_trees=120, auto_activate=False)
     assert manual.status is ModelStatus.CANDIDATE
     assert ctr_models.active_version(db) == first.version
+
+
+def test_the_active_model_is_judged_only_on_held_out_rows_it_did_not_learn_from(db):
+    """An active model trained on a later window has learned from part of the challenger's
+    held-out rows; scored there it would look better than it is."""
+    logged = _simulated_logged(seed=8)
+    n = len(logged)
+    later = training.train_and_register(db, logged=logged.part(n * 3 // 10, n), num_trees=60)
+    assert later.status is ModelStatus.ACTIVE
+    trained_to = ctr_models.get(db, later.model_id).trained_to
+    challenger = training.train_and_register(db, logged=logged, num_trees=1)
+    _, _, test = training.split_by_time(logged)
+    unseen = test.after(trained_to)
+    assert 0 < len(unseen) < len(test)
+    assert unseen.first > trained_to >= test.first
+    judged = challenger.metrics["active"]
+    assert judged["version"] == later.version and judged["rows"] == len(unseen)
+    own = ctr_models.load(ctr_models.get(db, challenger.model_id)).predict_rows(unseen.rows.X)
+    assert judged["model_log_loss"] == pytest.approx(
+        evaluation.evaluate(unseen.rows.y, own)["log_loss"]
+    )
+    assert f"held-out rows it did not learn from ({len(unseen)})" in challenger.decision
+    # An active model that learned from every held-out row is not compared at all.
+    early = training.train_and_register(db, logged=logged.part(0, n * 8 // 10), num_trees=60)
+    assert early.status is ModelStatus.CANDIDATE
+    assert early.decision.startswith(f"not compared with active {later.version}")
+    assert ctr_models.active_version(db) == later.version
 
 
 def test_a_challenger_takes_over_only_from_the_model_it_was_compared_with(db, monkeypatch):
