@@ -9,6 +9,7 @@ from pathlib import Path
 
 from adsmanager.config import Settings, instance_path
 from adsmanager.db.database import Database
+from adsmanager.services import reference
 from adsmanager.serving.balances import BalanceHolder
 from adsmanager.serving.counters import Counters, make_counters
 from adsmanager.serving.history import HistoryHolder
@@ -104,6 +105,9 @@ class Serving:
             new_ad_impressions=settings.new_ad_impressions,
         )
         self.ad_load_limits = AdLoadLimits()
+        # The auction checks user.timezone against this list; reading it takes ~70 ms, which
+        # the first request with a time zone would otherwise wait for.
+        reference.time_zones()
         self.history = HistoryHolder(db, settings.history_refresh_seconds, settings.history_days)
         # The first stage ranks by the same history the model reads.
         self.snapshots = SnapshotHolder(
