@@ -3,6 +3,7 @@ schemas, money and id fields, list pages."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -29,13 +30,24 @@ MAX_MICROS = 10**15
 
 
 class StrictParser(FlaskParser):
-    """Unknown query parameters are errors too, like unknown body fields."""
+    """Unknown query parameters are errors too, like unknown body fields; JSON that Python
+    cannot read is malformed like JSON that is not JSON."""
 
     DEFAULT_UNKNOWN_BY_LOCATION = {
         **FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION,
         "query": ma.RAISE,
         "querystring": ma.RAISE,
     }
+
+    def _raw_load_json(self, req):
+        try:
+            return super()._raw_load_json(req)
+        except json.JSONDecodeError:
+            raise
+        except (RecursionError, ValueError) as error:
+            # Valid JSON, but nested deeper than Python's recursion limit or holding an
+            # integer longer than Python converts (4,300 digits).
+            raise json.JSONDecodeError(f"unreadable JSON ({error})", "body", 0) from None
 
 
 class Blueprint(flask_smorest.Blueprint):
@@ -75,16 +87,19 @@ class StrictSchema(ma.Schema):
 
 def _text_problem(value) -> str | None:
     # Nested objects are left to their own schema's hook, so each string is looked at once.
-    if isinstance(value, str):
-        if "\x00" in value:
-            return "Must not contain NUL characters."
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return "Must be valid Unicode text."
-        return None
-    if isinstance(value, list):
-        return next(filter(None, map(_text_problem, value)), None)
+    # Lists are walked without recursion: a body may nest them a thousand deep.
+    pending = [value]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return "Must not contain NUL characters."
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return "Must be valid Unicode text."
+        elif isinstance(value, list):
+            pending.extend(reversed(value))
     return None
 
 

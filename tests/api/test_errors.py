@@ -24,6 +24,39 @@ def test_malformed_json_is_400(acme, db, raw):
     assert count_rows(db, "campaigns") == 0
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "[" * 100_000 + "]" * 100_000,  # valid JSON, nested past Python's recursion limit
+        '{"name": "C", "budget_micros": ' + "9" * 4_301 + "}",  # past int()'s 4,300 digits
+    ],
+)
+def test_json_that_python_cannot_read_is_400_not_500(acme, db, raw):
+    response = acme[1].post("/v1/campaigns", data=raw, headers={"Content-Type": "application/json"})
+    _assert_error(response, 400, "malformed_json")
+    assert count_rows(db, "campaigns") == 0
+
+
+@pytest.mark.parametrize("depth", [700, 900, 950, 980])
+def test_lists_nested_deep_inside_a_body_are_4xx_not_500(acme, db, depth):
+    campaign = acme[1].post("/v1/campaigns", json=CAMPAIGN).json
+    # Shallow enough for the JSON reader, deeper than a recursive check of the text could go
+    # (the request's own frames are already on the stack).
+    countries = "[" * depth + '"US"' + "]" * depth
+    raw = (
+        f'{{"campaign_id": "{campaign["id"]}", "name": "G", "billing_event": "CPM", '
+        f'"bid_micros": 1000000, "targeting": {{"countries": {countries}}}}}'
+    )
+    response = acme[1].post("/v1/ad-groups", data=raw, headers={"Content-Type": "application/json"})
+    # Read as JSON (then refused by the schema) or too deep for Python's reader: never a 500.
+    assert (response.status_code, response.json["code"]) in (
+        (422, "validation_failed"),
+        (400, "malformed_json"),
+    )
+    assert set(response.json) == SHAPE
+    assert count_rows(db, "ad_groups") == 0
+
+
 @pytest.mark.parametrize("body", [[], [CAMPAIGN], "text", 42, None])
 def test_a_body_that_is_not_an_object_is_422(acme, db, body):
     response = acme[1].post(
