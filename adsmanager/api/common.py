@@ -103,11 +103,24 @@ def _text_problem(value) -> str | None:
     return None
 
 
+# Every time the API takes lies in [1970, 9000): shown in any time zone, it stays a date
+# Python can hold (year 9999 in UTC is year 10000 in Tokyo, and an OverflowError).
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+
 class Timestamp(fields.AwareDateTime):
     """ISO 8601 with an offset; handed to services in UTC."""
 
     def _deserialize(self, value, attr, data, **kwargs) -> datetime:
-        return super()._deserialize(value, attr, data, **kwargs).astimezone(UTC)
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            moment = moment.astimezone(UTC)
+        except OverflowError:
+            moment = None  # within a day of year 1 or 9999
+        if moment is None or not EARLIEST <= moment < LATEST:
+            raise ma.ValidationError("Must be from 1970-01-01 up to 9000-01-01 (UTC).")
+        return moment
 
 
 class FullMatch(validate.Regexp):

@@ -68,8 +68,17 @@ def _advertiser():
 # --- form text ↔ the API's fields --------------------------------------------------------------
 
 
+def _in_zone(value: datetime, zone: ZoneInfo) -> datetime:
+    # A time stored before the API kept times inside [1970, 9000) may not exist in the zone
+    # (9999-12-31 23:30 UTC is year 10000 in Berlin): it is shown in UTC.
+    try:
+        return value.astimezone(zone)
+    except OverflowError:
+        return value
+
+
 def _local(value: datetime | None, zone: ZoneInfo) -> str:
-    return value.astimezone(zone).strftime(LOCAL_TIME) if value else ""
+    return _in_zone(value, zone).strftime(LOCAL_TIME) if value else ""
 
 
 def _timestamp(collected: Collected, field: str, text: str, zone: ZoneInfo) -> str | None:
@@ -83,7 +92,13 @@ def _timestamp(collected: Collected, field: str, text: str, zone: ZoneInfo) -> s
         collected.errors.setdefault(field, []).append("Enter a date and time.")
         return None
     zoned = local.replace(tzinfo=zone)
-    if zoned.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != local:
+    try:
+        round_trip = zoned.astimezone(UTC).astimezone(zone).replace(tzinfo=None)
+    except OverflowError:
+        # Within a day of year 1 or 9999; the API's range refuses the rest.
+        collected.errors.setdefault(field, []).append("Enter a date between 1970 and 9000.")
+        return None
+    if round_trip != local:
         collected.errors.setdefault(field, []).append(
             f"{text.replace('T', ' ')} does not exist in {zone.key}: the clocks skip it."
         )
@@ -615,7 +630,7 @@ def archive(slug: str, object_id: str):
 
 @bp.app_template_filter("local_time")
 def local_time(value: datetime | None, zone: ZoneInfo) -> str:
-    return value.astimezone(zone).strftime("%Y-%m-%d %H:%M") if value else "—"
+    return _in_zone(value, zone).strftime("%Y-%m-%d %H:%M") if value else "—"
 
 
 # Nested in ``web`` so its before_request (CSRF, the signed-in user) and error pages apply.

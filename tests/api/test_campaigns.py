@@ -52,6 +52,11 @@ def test_admin_must_name_the_advertiser(admin, acme):
         ({"name": "x" * 201}, "name"),
         ({"start_time": "2026-12-01T09:00:00"}, "start_time"),  # no time zone
         ({"start_time": "next tuesday"}, "start_time"),
+        # Out of the range every time zone can show (Python's years run 1 to 9999).
+        ({"start_time": "9999-12-31T23:30:00-05:00"}, "start_time"),
+        ({"start_time": "0001-01-01T00:30:00+05:00"}, "start_time"),
+        ({"end_time": "9999-12-31T20:00:00Z"}, "end_time"),
+        ({"start_time": "1969-12-31T23:59:59Z"}, "start_time"),
         ({"start_time": "2026-12-02T00:00:00Z", "end_time": "2026-12-01T00:00:00Z"}, "end_time"),
         ({"start_time": "2026-12-02T00:00:00Z", "end_time": "2026-12-02T00:00:00Z"}, "end_time"),
         ({"status": "ARCHIVED"}, "status"),

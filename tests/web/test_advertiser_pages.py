@@ -85,6 +85,38 @@ def test_bad_fields_are_shown_next_to_them_and_nothing_is_saved(db, as_acme):
     assert count_rows(db, "campaigns") == 0
 
 
+@pytest.mark.parametrize("typed", ["9999-12-31T23:30", "0001-01-01T00:10", "9000-01-01T09:00"])
+def test_a_time_past_what_a_date_can_hold_is_an_error_next_to_it(db, as_acme, typed):
+    response = post_form(as_acme, "/campaigns/new", CAMPAIGN | {"end_time": typed})
+    assert response.status_code == 422
+    assert "between 1970 and 9000" in error_next_to(text(response), "end_time") or (
+        "1970-01-01 up to 9000-01-01" in error_next_to(text(response), "end_time")
+    )
+    assert count_rows(db, "campaigns") == 0
+
+
+def test_a_stored_time_the_zone_cannot_show_is_shown_in_utc(db, as_acme, acme):
+    """Stored before the API kept times in range: 0001-01-01 02:00 UTC is year 0 in New
+    York, which Python cannot hold."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import update
+
+    from adsmanager.db.models import Campaign
+
+    campaign = make_campaign(acme[1])
+    with db.transaction() as session:
+        session.execute(
+            update(Campaign)
+            .where(Campaign.id == campaign["id"])
+            .values(start_time=datetime(1, 1, 1, 2, tzinfo=UTC))
+        )
+    for path in (f"/campaigns/{campaign['id']}", f"/campaigns/{campaign['id']}/edit"):
+        response = as_acme.get(path)
+        assert response.status_code == 200, path
+        assert "-01-01 02:00" in text(response) or "-01-01T02:00" in text(response)
+
+
 def test_an_ad_group_with_targeting_a_bad_bid_fixed_and_the_api_sees_it(db, as_acme, acme):
     _, api = acme
     campaign = make_campaign(api, budget_micros=20_000_000)
