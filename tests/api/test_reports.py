@@ -81,3 +81,45 @@ def test_bad_report_arguments_are_422(acme, query):
 
 def test_the_feed_role_reads_no_reports(feed):
     assert feed.get(f"/v1/reports/delivery?{_window()}").status_code == 403
+
+
+def test_a_report_is_limited_by_its_rows_not_by_the_hours_summed_into_them(acme, db):
+    """80 ads delivering every hour of 30 days: 57,600 hourly rows, which a campaign-by-day
+    report sums into 30 (the dashboard asks exactly that); by ad and hour it is too long."""
+    from adsmanager.db.delivery import DeliveryHour
+    from adsmanager.db.upsert import insert_rows
+
+    advertiser = acme[0]["id"]
+    first = datetime(2026, 10, 1, tzinfo=UTC)
+    hours = [first + timedelta(hours=h) for h in range(30 * 24)]
+    rows = [
+        {
+            "ad_id": f"ad_{number:02d}",
+            "hour": hour,
+            "ad_group_id": f"adg_{number // 10}",
+            "campaign_id": "cmp_all",
+            "advertiser_id": advertiser,
+            "impressions": 2,
+            "clicks": number % 2,
+            "spend_micros": 3_000,
+        }
+        for number in range(80)
+        for hour in hours
+    ]
+    with db.transaction() as session:
+        for start in range(0, len(rows), 10_000):
+            session.execute(
+                *insert_rows(session, DeliveryHour.__table__, rows[start : start + 10_000])
+            )
+    window = "start=2026-10-01T00:00:00Z&end=2026-10-31T00:00:00Z"
+    response = acme[1].get(f"/v1/reports/delivery?level=campaign&granularity=day&{window}")
+    assert response.status_code == 200, response.json
+    report = response.json["rows"]
+    # New York days: 30 UTC days touch 31 local ones.
+    assert len(report) == 31
+    assert sum(row["impressions"] for row in report) == 80 * 720 * 2
+    assert sum(row["clicks"] for row in report) == 40 * 720
+    assert sum(row["spend_micros"] for row in report) == 80 * 720 * 3_000
+    too_long = acme[1].get(f"/v1/reports/delivery?level=ad&granularity=hour&{window}")
+    assert too_long.status_code == 422
+    assert "narrow the range" in too_long.json["fields"]["start"][0]

@@ -11,8 +11,14 @@ class DeliveryArgs(StrictSchema):
         validate=validate.OneOf(GRANULARITIES),
         metadata={"description": "day: the advertiser's days; hour: UTC hours."},
     )
-    start = Timestamp(required=True, metadata={"description": "Inclusive."})
-    end = Timestamp(required=True, metadata={"description": "Exclusive."})
+    # Delivery is kept per UTC hour: a bound inside an hour counts that hour by its start.
+    start = Timestamp(
+        required=True,
+        metadata={"description": "Inclusive: the UTC hours that begin at or after it."},
+    )
+    end = Timestamp(
+        required=True, metadata={"description": "Exclusive: the UTC hours that begin before it."}
+    )
     advertiser_id = Id(load_default=None)
     campaign_id = Id(load_default=None)
 
