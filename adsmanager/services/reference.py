@@ -21,14 +21,25 @@ def language_codes() -> frozenset[str]:
     )
 
 
+# ISO 4217 codes that are not money an account can hold: precious metals, bond-market
+# units, SDRs, the testing code and "no currency", and fund codes (units of account).
+NOT_MONEY = frozenset(
+    ("XAG", "XAU", "XBA", "XBB", "XBC", "XBD", "XDR", "XPD", "XPT", "XSU", "XTS", "XUA", "XXX")
+    + ("BOV", "CHE", "CHW", "CLF", "COU", "MXV", "USN", "UYI", "UYW")
+)
+# Files in the zoneinfo folder that are not zones: "localtime" is whatever the host's clock
+# is set to, "Factory" a placeholder.
+NOT_ZONES = frozenset(("localtime", "posixrules", "Factory"))
+
+
 @cache
 def currency_codes() -> frozenset[str]:
-    return frozenset(currency.alpha_3 for currency in pycountry.currencies)
+    return frozenset(currency.alpha_3 for currency in pycountry.currencies) - NOT_MONEY
 
 
 @cache
 def time_zones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
+    return frozenset(zoneinfo.available_timezones()) - NOT_ZONES
 
 
 def time_zone_error(name: str) -> str | None:

@@ -35,6 +35,10 @@ def test_admin_creates_an_advertiser_with_a_working_first_key(admin, db):
         ({"name": "A", "currency": "usd", "timezone": "UTC"}, "currency"),
         ({"name": "A", "currency": "US", "timezone": "UTC"}, "currency"),
         ({"name": "A", "currency": "USD", "timezone": "Mars/Olympus"}, "timezone"),
+        ({"name": "A", "currency": "XAU", "timezone": "UTC"}, "currency"),  # gold
+        ({"name": "A", "currency": "XXX", "timezone": "UTC"}, "currency"),  # no currency
+        ({"name": "A", "currency": "USD", "timezone": "localtime"}, "timezone"),  # the host's
+        ({"name": "A", "currency": "USD", "timezone": "Factory"}, "timezone"),
         ({"name": "", "currency": "USD", "timezone": "UTC"}, "name"),
         ({"name": "   ", "currency": "USD", "timezone": "UTC"}, "name"),
         ({"currency": "USD", "timezone": "UTC"}, "name"),

@@ -230,7 +230,9 @@ def test_the_model_reads_the_hour_on_the_viewers_clock(admin, acme, feed, servin
     assert served["viewer-0"].features[hour] != served["viewer-1"].features[hour]
 
 
-@pytest.mark.parametrize("zone", ["Mars/Olympus_Mons", "europe/berlin", "/etc/passwd", "EST "])
+@pytest.mark.parametrize(
+    "zone", ["Mars/Olympus_Mons", "europe/berlin", "/etc/passwd", "EST ", "localtime"]
+)
 def test_an_unknown_time_zone_is_422_and_logs_nothing(admin, acme, feed, serving, db, zone):
     servable(admin, acme[1], **CPM)
     body = {"request_id": "r", "user": {**USER, "timezone": zone}, "feed": FEED}
