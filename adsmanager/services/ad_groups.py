@@ -111,9 +111,12 @@ def update_ad_group(
     if "dayparting" in changes:
         changes["dayparting"] = check_dayparting(changes["dayparting"], errors)
     with db.transaction() as session:
+        # The campaign is locked before the ad group, in the order its budget change and its
+        # archive take them: the bid is checked against a budget no one is changing.
+        campaign_id = load_owned(session, AdGroup, actor, ad_group_id, LABEL).campaign_id
+        campaign = session.get(Campaign, campaign_id, with_for_update=True)
         ad_group = load_owned(session, AdGroup, actor, ad_group_id, LABEL, for_update=True)
         ensure_editable(ad_group, LABEL.lower())
-        campaign = session.get(Campaign, ad_group.campaign_id)
         apply(ad_group, changes)
         _check(session, ad_group, campaign, errors)
         errors.raise_if_any()

@@ -61,8 +61,11 @@ def create(db: Database, actor: Actor, fields: dict[str, Any]) -> Campaign:
     fields.setdefault("start_time", utcnow())
     _check_flight(fields["start_time"], fields.get("end_time"), errors)
     with db.transaction() as session:
+        # Locked like any parent (see objects.load_parent): an archive cannot slip past.
         advertiser = session.scalar(
-            scoped(select(Advertiser).where(Advertiser.id == advertiser_id), Advertiser.id, actor)
+            scoped(
+                select(Advertiser).where(Advertiser.id == advertiser_id), Advertiser.id, actor
+            ).with_for_update()
         )
         if advertiser is None:
             errors.add("advertiser_id", "Advertiser not found.")

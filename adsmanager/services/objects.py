@@ -29,7 +29,8 @@ def load_owned(
         raise NotFound(label)
     statement = scoped(select(model).where(model.id == object_id), model.advertiser_id, actor)
     if for_update:
-        statement = statement.with_for_update()
+        # Locked, and read again: a copy this session holds may predate the lock.
+        statement = statement.with_for_update().execution_options(populate_existing=True)
     found = session.scalar(statement)
     if found is None:
         raise NotFound(label)
@@ -45,8 +46,11 @@ def load_parent(
     label: str,
     errors: FieldErrors,
 ) -> T | None:
-    """A parent named in a request body: a missing or archived parent is a field error."""
+    """A parent named in a request body: a missing or archived parent is a field error. The
+    parent stays locked until the child is saved, so an archive (which locks it too) either
+    comes first and is seen, or waits and archives the child with it."""
     statement = scoped(select(model).where(model.id == object_id), model.advertiser_id, actor)
+    statement = statement.with_for_update()
     parent = session.scalar(statement) if is_well_formed_id(object_id) else None
     if parent is None:
         errors.add(field, f"{label} not found.")
