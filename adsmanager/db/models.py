@@ -6,6 +6,8 @@ so every query can be scoped to one tenant without joins.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -173,6 +175,12 @@ class Ad(Timestamps, Base):
     @property
     def creative(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in CREATIVE_FIELDS}
+
+    @property
+    def creative_version(self) -> str:
+        """Names this creative's content: a reviewer approves the version they looked at."""
+        text = json.dumps(self.creative, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 class ApiKey(Base):

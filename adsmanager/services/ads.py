@@ -10,7 +10,7 @@ from adsmanager.db.base import new_id, utcnow
 from adsmanager.db.database import Database
 from adsmanager.db.models import CREATIVE_FIELDS, Ad, AdGroup
 from adsmanager.services.access import Actor, scoped
-from adsmanager.services.errors import FieldErrors, invalid
+from adsmanager.services.errors import Conflict, FieldErrors, invalid
 from adsmanager.services.objects import (
     apply,
     ensure_editable,
@@ -112,13 +112,26 @@ def update_ad(db: Database, actor: Actor, ad_id: str, changes: dict[str, Any]) -
 
 
 def review(
-    db: Database, actor: Actor, ad_id: str, decision: ReviewDecision, reason: str | None
+    db: Database,
+    actor: Actor,
+    ad_id: str,
+    decision: ReviewDecision,
+    reason: str | None,
+    *,
+    creative_version: str | None = None,
 ) -> Ad:
+    """Record a decision on the ad's creative; with ``creative_version``, only if the
+    creative is still the one the reviewer looked at."""
     if decision is ReviewDecision.REJECT and not (reason and reason.strip()):
         raise invalid("reason", "A rejection needs a reason the advertiser can act on.")
     with db.transaction() as session:
         ad = load_owned(session, Ad, actor, ad_id, LABEL, for_update=True)
         ensure_editable(ad, LABEL.lower())
+        if creative_version is not None and creative_version != ad.creative_version:
+            raise Conflict(
+                "creative_changed",
+                "The creative changed after you looked at it; review it again.",
+            )
         approved = decision is ReviewDecision.APPROVE
         ad.review_status = ReviewStatus.APPROVED if approved else ReviewStatus.REJECTED
         ad.review_reason = reason.strip() if reason and reason.strip() else None

@@ -90,11 +90,23 @@ def _queue_page(
 def review(ad_id: str):
     """Approve or reject one ad exactly as ``POST /v1/ads/<id>/review`` does (a rejection
     needs a reason: the service says so, next to that ad's reason field)."""
-    data = {"decision": request.form.get("decision", ""), "reason": request.form.get("reason")}
+    data = {
+        "decision": request.form.get("decision", ""),
+        "reason": request.form.get("reason"),
+        # The page shows one version of the creative: the decision is about that one.
+        "creative_version": request.form.get("creative_version") or None,
+    }
     try:
         loaded = forms.load(AdReviewSchema(), data)
         with forms.service_errors():
-            reviewed = ads.review(_db(), g.user.actor, ad_id, loaded["decision"], loaded["reason"])
+            reviewed = ads.review(
+                _db(),
+                g.user.actor,
+                ad_id,
+                loaded["decision"],
+                loaded["reason"],
+                creative_version=loaded["creative_version"],
+            )
     except Invalid as invalid:
         shown = forms.placed(invalid.errors, ("reason",))
         return _queue_page({ad_id: shown}, {ad_id: data["reason"] or ""}), 422

@@ -100,6 +100,30 @@ def test_editing_the_creative_sends_it_back_to_review(admin, acme, ad_group):
     assert response.json["creative"]["landing_url"] == CREATIVE["landing_url"]
 
 
+def test_a_review_approves_only_the_creative_the_reviewer_looked_at(admin, acme, ad_group):
+    api = acme[1]
+    ad = make_ad(api, ad_group["id"])
+    seen = admin.get(f"/v1/ads/{ad['id']}").json["creative_version"]
+    # Renaming is not a new creative.
+    assert (
+        api.patch(f"/v1/ads/{ad['id']}", json={"name": "Renamed"}).json["creative_version"] == seen
+    )
+    changed = api.patch(
+        f"/v1/ads/{ad['id']}", json={"creative": {"landing_url": "https://elsewhere.example/"}}
+    ).json
+    assert changed["creative_version"] != seen
+    stale = admin.post(
+        f"/v1/ads/{ad['id']}/review", json={"decision": "APPROVE", "creative_version": seen}
+    )
+    assert stale.status_code == 409 and stale.json["code"] == "creative_changed"
+    assert admin.get(f"/v1/ads/{ad['id']}").json["review_status"] == "PENDING"
+    approved = admin.post(
+        f"/v1/ads/{ad['id']}/review",
+        json={"decision": "APPROVE", "creative_version": changed["creative_version"]},
+    )
+    assert approved.status_code == 200 and approved.json["review_status"] == "APPROVED"
+
+
 def test_switching_video_source(acme, ad_group):
     api = acme[1]
     ad = make_ad(api, ad_group["id"])

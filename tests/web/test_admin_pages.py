@@ -166,6 +166,21 @@ def test_reviewing_an_archived_ad_is_a_conflict_shown_on_the_page(tree, as_admin
     assert review_status(api, ad["id"])[0] == "PENDING"
 
 
+def test_an_approval_is_refused_when_the_creative_changed_after_the_page_showed_it(tree, as_admin):
+    ad, api = tree["ad"], tree["api"]
+    page = text(as_admin.get("/admin/review"))
+    shown = re.search(r'name="creative_version" value="([0-9a-f]+)"', page).group(1)
+    token = csrf_token(as_admin, "/admin/review")
+    api.patch(f"/v1/ads/{ad['id']}", json={"creative": {"caption": "Something else"}})
+    response = as_admin.post(
+        f"/admin/review/{ad['id']}",
+        data={"csrf_token": token, "decision": "APPROVE", "creative_version": shown},
+    )
+    assert response.status_code == 409
+    assert "The creative changed after you looked at it" in text(response)
+    assert review_status(api, ad["id"])[0] == "PENDING"
+
+
 def test_a_post_without_its_csrf_token_is_refused(tree, as_admin):
     ad = tree["ad"]
     response = as_admin.post(f"/admin/review/{ad['id']}", data={"decision": "APPROVE"})

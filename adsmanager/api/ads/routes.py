@@ -70,4 +70,11 @@ class ReviewAd(MethodView):
     @blp.response(200, AdSchema)
     def post(self, data, ad_id):
         """Approve or reject an ad (rejecting needs a reason)."""
-        return ads.review(database(), actor(), ad_id, data["decision"], data["reason"])
+        return ads.review(
+            database(),
+            actor(),
+            ad_id,
+            data["decision"],
+            data["reason"],
+            creative_version=data["creative_version"],
+        )

@@ -34,6 +34,10 @@ class AdSchema(StrictSchema):
     ad_group_id = fields.String(required=True)
     name = fields.String(required=True)
     creative = fields.Nested(CreativeSchema, required=True)
+    creative_version = fields.String(
+        required=True,
+        metadata={"description": "Changes whenever the creative does: send it with a review."},
+    )
     review_status = fields.Enum(ReviewStatus, by_value=True, required=True)
     review_reason = fields.String(allow_none=True, required=True)
     reviewed_at = fields.DateTime(allow_none=True, required=True)
@@ -68,6 +72,14 @@ class AdReviewSchema(StrictSchema):
         allow_none=True,
         validate=validate.Length(max=2000),
         metadata={"description": "Required to reject."},
+    )
+    creative_version = fields.String(
+        load_default=None,
+        validate=validate.Length(min=1, max=64),
+        metadata={
+            "description": "The creative_version you looked at. If the creative has changed "
+            "since, the review is refused (409 creative_changed) and nothing is recorded."
+        },
     )
 
 
