@@ -13,6 +13,7 @@ from sqlalchemy import select
 from adsmanager.db.creator_fund import PayoutLine, PayoutRun
 from adsmanager.db.database import Database
 from adsmanager.services import fund_rules, payout_runs
+from adsmanager.services.spreadsheet import cell
 from billing.fund_distribution import distribution_chart, gini
 from billing.fund_rules import Exclusion, Rules
 from billing.money import Money
@@ -152,13 +153,6 @@ CSV_COLUMNS = (
 )
 
 
-def _safe(value) -> str:
-    text = "" if value is None else str(value)
-    if text[:1] in ("=", "+", "-", "@") and not text.lstrip("-").replace(".", "").isdigit():
-        return "'" + text  # a spreadsheet would run it as a formula
-    return text
-
-
 def csv_rows(run: PayoutRun, lines: Iterable[PayoutLine]) -> Iterator[str]:
     """The run as CSV, one line per creator, streamed."""
     out = io.StringIO()
@@ -184,7 +178,7 @@ def csv_rows(run: PayoutRun, lines: Iterable[PayoutLine]) -> Iterator[str]:
         }
         writer.writerow(
             [run.id, run.period_start.isoformat(), run.currency]
-            + [_safe(values[name]) for name in CSV_COLUMNS]
+            + [cell(values[name]) for name in CSV_COLUMNS]
         )
         yield flush()
 

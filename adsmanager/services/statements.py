@@ -22,6 +22,7 @@ from adsmanager.db.models import Campaign
 from adsmanager.services import advertisers
 from adsmanager.services.access import Actor
 from adsmanager.services.errors import invalid
+from adsmanager.services.spreadsheet import cell
 from billing.ledger import AccountKind, EntryKind
 
 MONTH = re.compile(r"^(19[7-9]\d|2\d\d\d)-(0[1-9]|1[0-2])\Z")  # 1970-01 to 2999-12
@@ -159,8 +160,6 @@ def to_csv(statement: Statement) -> str:
         ("closing_balance", "", "", statement.closing_balance_micros),
     ]
     for line, campaign_id, name, micros in lines:
-        if name[:1] in ("=", "+", "-", "@"):  # a spreadsheet would run it as a formula
-            name = "'" + name
         writer.writerow(
             [
                 statement.advertiser_id,
@@ -168,7 +167,7 @@ def to_csv(statement: Statement) -> str:
                 statement.currency,
                 line,
                 campaign_id,
-                name,
+                cell(name),
                 micros,
                 _decimal(micros),
             ]
