@@ -1,6 +1,7 @@
 """Alembic environment: the URL comes from the environment; the Flask app is never built."""
 
 from alembic import context
+from sqlalchemy import event, text
 
 from adsmanager.config import database_url_from_env
 from adsmanager.db import metadata
@@ -35,13 +36,41 @@ def run_online() -> None:
             context.run_migrations()
         return
     engine = make_engine(config.get_main_option("sqlalchemy.url") or database_url_from_env())
+    sqlite = engine.dialect.name == "sqlite"
+    if sqlite:
+        # Batch mode alters a SQLite table by copying it and dropping the old one, which
+        # foreign keys refuse while other rows refer to it. They are off while migrating
+        # (a PRAGMA inside a transaction would do nothing) and checked at the end.
+        event.listen(engine, "connect", _foreign_keys_off)
     try:
         with engine.connect() as connection:
+            if engine.dialect.name == "postgresql":
+                # Two processes starting on an empty database would both create the tables:
+                # the second waits here, then finds them made. The lock is the session's,
+                # released when the connection closes (the engine is disposed below).
+                connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": LOCK_KEY})
+                connection.commit()  # Alembic commits only a transaction it began itself
             _configure(connection=connection)
             with context.begin_transaction():
                 context.run_migrations()
+                if sqlite:
+                    _check_foreign_keys(connection)
     finally:
         engine.dispose()
+
+
+# An arbitrary constant that names "migrating this database" among advisory locks.
+LOCK_KEY = 7_200_114_100
+
+
+def _foreign_keys_off(dbapi_connection, _record) -> None:
+    dbapi_connection.execute("PRAGMA foreign_keys=OFF")
+
+
+def _check_foreign_keys(connection) -> None:
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        raise RuntimeError(f"the migration left rows whose foreign keys point nowhere: {broken}")
 
 
 if context.is_offline_mode():

@@ -76,3 +76,62 @@ def test_existing_payout_runs_get_the_trailing_window_of_their_rules(database_ur
         migrate.upgrade(database_url)
     with db.read() as session:
         assert session.get(PayoutRun, run_id).trailing_start == YESTERDAY - timedelta(days=6)
+
+
+def test_a_database_holding_data_migrates_down_and_up(database_url, db: Database, acme):
+    """SQLite alters a table by copying it and dropping the old one: with campaigns pointing
+    at their advertiser, that drop broke a foreign key (0007 and 0010 rebuild advertisers),
+    so an embedded install with data could neither upgrade nor downgrade."""
+    from tests.factories import make_ad_group, make_campaign
+
+    campaign = make_campaign(acme[1])
+    group = make_ad_group(acme[1], campaign["id"])
+    migrate.downgrade(database_url, "0006")
+    try:
+        assert "industry" not in {
+            column["name"] for column in inspect(db.engine).get_columns("advertisers")
+        }
+    finally:
+        migrate.upgrade(database_url)
+    db.dispose()  # pooled SQLite connections may hold the schema from before
+    assert acme[1].get(f"/v1/ad-groups/{group['id']}").json["campaign_id"] == campaign["id"]
+    assert acme[1].get(f"/v1/advertisers/{acme[0]['id']}").json["name"] == acme[0]["name"]
+
+
+def _upgrade(url: str) -> str:
+    try:
+        migrate.upgrade(url)
+    except Exception as error:  # noqa: BLE001 - the answer is what went wrong, if anything
+        return f"{type(error).__name__}: {error}"
+    return "ok"
+
+
+def test_processes_starting_at_once_on_an_empty_database_migrate_it_once(database_url):
+    """serve, scheduler and demo each migrate at start; on PostgreSQL two of them racing
+    on an empty database both created the tables, and one died on a duplicate type."""
+    import multiprocessing
+
+    import pytest
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    if make_url(database_url).get_backend_name() != "postgresql":
+        pytest.skip("needs PostgreSQL: set ADSMANAGER_TEST_DATABASE_URL (SQLite has one writer)")
+    scratch = make_url(database_url).set(database="adsmanager_migration_race")
+    admin = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{scratch.database}"'))
+            connection.execute(text(f'CREATE DATABASE "{scratch.database}"'))
+        url = scratch.render_as_string(hide_password=False)
+        with multiprocessing.get_context("spawn").Pool(3) as pool:
+            assert pool.map(_upgrade, [url] * 3) == ["ok"] * 3
+        engine = create_engine(url)
+        try:
+            assert migrate.is_at_head(engine)
+        finally:
+            engine.dispose()
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{scratch.database}"'))
+        admin.dispose()
