@@ -94,14 +94,39 @@ SCHEDULER_PROCESS = textwrap.dedent(
 )
 
 
-def test_two_schedulers_started_at_once_run_a_due_job_once(db, database_url, tmp_path):
-    run_at = (utcnow() + timedelta(seconds=3)).isoformat()
-    env = {
+def _scheduler_env(database_url, tmp_path) -> dict:
+    return {
         **os.environ,
         "ADSMANAGER_DATABASE_URL": database_url,
         "ADSMANAGER_INSTANCE_PATH": str(tmp_path),
         "PYTHONPATH": str(ROOT),
     }
+
+
+def test_a_run_missed_while_no_scheduler_ran_runs_when_one_starts(db, database_url, tmp_path):
+    """The schedulers were down for 20 minutes over a job's time: it runs once one is back,
+    instead of being dropped as "missed" (it used to be, past 10 minutes)."""
+    run_at = (utcnow() - timedelta(minutes=20)).isoformat()
+    scheduler = subprocess.Popen(
+        [sys.executable, "-c", SCHEDULER_PROCESS, run_at],
+        env=_scheduler_env(database_url, tmp_path),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not _runs(db):
+            time.sleep(0.2)
+    finally:
+        scheduler.send_signal(signal.SIGTERM)
+        error = scheduler.communicate(timeout=20)[1].decode()
+    assert [(r.job, r.outcome) for r in _runs(db)] == [("probe", "succeeded")], error
+
+
+def test_two_schedulers_started_at_once_run_a_due_job_once(db, database_url, tmp_path):
+    run_at = (utcnow() + timedelta(seconds=3)).isoformat()
+    env = _scheduler_env(database_url, tmp_path)
     schedulers = [
         subprocess.Popen(
             [sys.executable, "-c", SCHEDULER_PROCESS, run_at],

@@ -3,9 +3,9 @@ when the platform chose to pay without a person asking."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from adsmanager.config import Settings
 from adsmanager.db.base import utcnow
@@ -16,11 +16,29 @@ from adsmanager.services.errors import Conflict, ServiceError
 from adsmanager.services.funding import make_gateway
 from adsmanager.vocabulary import PayoutRunStatus, PeriodKind
 
+# How many missed days a late computation catches up on (the scheduler was down at the
+# daily time, or another job held it up).
+CATCH_UP_DAYS = 7
+
 
 def compute_yesterday(db: Database, settings: Settings) -> str:
+    """Yesterday's draft, and before it the drafts of days missed since the last daily run
+    (at most a week back)."""
     now = utcnow()
     yesterday = (now - timedelta(days=1)).date()
-    period = payout_runs.Period(PeriodKind.DAY, yesterday, yesterday)
+    with db.read() as session:
+        latest = session.scalar(
+            select(func.max(PayoutRun.period_end)).where(PayoutRun.period_kind == PeriodKind.DAY)
+        )
+    first = yesterday
+    if latest is not None and latest < yesterday:
+        first = max(latest + timedelta(days=1), yesterday - timedelta(days=CATCH_UP_DAYS - 1))
+    days = (first + timedelta(days=number) for number in range((yesterday - first).days + 1))
+    return "; ".join(_compute_day(db, day, now) for day in days)
+
+
+def _compute_day(db: Database, day: date, now: datetime) -> str:
+    period = payout_runs.Period(PeriodKind.DAY, day, day)
     try:
         run = payout_runs.compute(db, period, None, now)
     except Conflict as error:

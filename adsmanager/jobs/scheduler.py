@@ -100,7 +100,10 @@ class Scheduler:
         self._aps = BackgroundScheduler(
             jobstores={"default": SQLAlchemyJobStore(engine=self.db.engine)},
             executors={"default": ThreadPoolExecutor(1)},
-            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 600},
+            # A run missed while no scheduler held the lease, or while another job held the
+            # one thread, runs once as soon as it can: never dropped (coalesced, no grace
+            # limit). The daily payout computation also catches up on the days it missed.
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
             timezone=UTC,
         )
         self._aps.start()
