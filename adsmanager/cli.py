@@ -7,8 +7,9 @@ from datetime import UTC
 from pathlib import Path
 
 import click
+from alembic.util import CommandError as AlembicCommandError
 
-from adsmanager.config import Settings
+from adsmanager.config import ConfigError, Settings
 from adsmanager.db import Database, migrate
 from adsmanager.services import api_keys
 from adsmanager.services.access import Actor
@@ -22,7 +23,19 @@ def _settings() -> Settings:
     return Settings.from_env()
 
 
-@click.group()
+class _Commands(click.Group):
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (ConfigError, AlembicCommandError) as error:  # a setting, a revision
+            raise click.ClickException(str(error)) from None
+        except OSError as error:  # a file to read or write: say which, without a traceback
+            if error.filename is None:
+                raise
+            raise click.ClickException(f"{error.filename}: {error.strerror}") from None
+
+
+@click.group(cls=_Commands)
 def main() -> None:
     """Ads Manager and creator-fund backend."""
 
@@ -42,7 +55,7 @@ def upgrade(revision: str) -> None:
     migrate.upgrade(_settings().database_url, revision)
 
 
-@db.command()
+@db.command(context_settings={"ignore_unknown_options": True})  # "-1" is a revision
 @click.argument("revision")
 def downgrade(revision: str) -> None:
     """Migrate the database down to REVISION ('base' empties it; '-1' is one step)."""
@@ -442,7 +455,13 @@ def _utc(moment):
 
 
 @main.command()
-@click.option("--lease-seconds", default=30.0, show_default=True, type=float)
+@click.option(
+    "--lease-seconds",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(min=3, min_open=False),
+    help="How long the lease lasts without renewal (renewed every third of it).",
+)
 def scheduler(lease_seconds: float) -> None:
     """Run the scheduled jobs (one scheduler at a time holds the lease; others stand by)."""
     import signal

@@ -8,8 +8,11 @@ generated secret key that survives restarts and is shared by all workers.
 from __future__ import annotations
 
 import contextlib
+import logging
+import math
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -48,29 +51,84 @@ def _persistent_secret_key() -> str:
     return path.read_text().strip()
 
 
-_TYPED_SETTINGS = {
-    "max_content_length": int,
+class ConfigError(ValueError):
+    """An environment variable whose value cannot be used; the message names it."""
+
+
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def _boolean(raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in _TRUE + _FALSE:
+        return lowered in _TRUE
+    raise ValueError("use true or false (1/0, yes/no, on/off)")
+
+
+def _integer(minimum: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ValueError("not a whole number") from None
+        if value < minimum:
+            raise ValueError(f"must be at least {minimum}")
+        return value
+
+    return parse
+
+
+def _fraction(raw: str) -> float:
+    value = float(raw)
+    if not 0 <= value <= 1:
+        raise ValueError("must be between 0 and 1")
+    return value
+
+
+def _seconds(raw: str) -> float:
+    value = float(raw)
+    # 0 would start no background refresh at all: changes would never reach the auction.
+    if not (value > 0 and math.isfinite(value)):
+        raise ValueError("must be a positive number of seconds")
+    return value
+
+
+def clock_time(raw: str) -> tuple[int, int]:
+    """(hour, minute) of an HH:MM time of day."""
+    hour, _, minute = raw.partition(":")
+    if not (hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60):
+        raise ValueError(f"must be HH:MM, not {raw!r}")
+    return int(hour), int(minute)
+
+
+def _time_of_day(raw: str) -> str:
+    clock_time(raw)
+    return raw
+
+
+_TYPED_SETTINGS: dict[str, Callable[[str], Any]] = {
+    "max_content_length": _integer(1),
     "redis_url": str,
-    "reserve_cpm_micros": int,
-    "reserve_cpc_micros": int,
-    "token_ttl_seconds": int,
-    "auction_log_sample_rate": float,
-    "snapshot_refresh_seconds": float,
+    "reserve_cpm_micros": _integer(0),
+    "reserve_cpc_micros": _integer(0),
+    "token_ttl_seconds": _integer(1),
+    "auction_log_sample_rate": _fraction,
+    "snapshot_refresh_seconds": _seconds,
     "model_path": str,
-    "history_refresh_seconds": float,
-    "history_days": int,
-    "exploration_share": float,
-    "new_ad_impressions": int,
-    "retrain_days": int,
-    "retrain_trees": int,
-    "auto_activate_models": lambda raw: raw.lower() in ("1", "true", "yes", "on"),
-    "balance_refresh_seconds": float,
-    "min_top_up_micros": int,
-    "max_top_up_micros": int,
-    "payout_compute_at": str,
-    "payout_auto_pay": lambda raw: raw.lower() in ("1", "true", "yes", "on"),
-    "secure_cookies": lambda raw: raw.lower() in ("1", "true", "yes", "on"),
-    "trusted_proxies": int,
+    "history_refresh_seconds": _seconds,
+    "history_days": _integer(1),
+    "exploration_share": _fraction,
+    "new_ad_impressions": _integer(0),
+    "retrain_days": _integer(1),
+    "retrain_trees": _integer(1),
+    "auto_activate_models": _boolean,
+    "balance_refresh_seconds": _seconds,
+    "min_top_up_micros": _integer(1),
+    "max_top_up_micros": _integer(1),
+    "payout_compute_at": _time_of_day,
+    "payout_auto_pay": _boolean,
+    "secure_cookies": _boolean,
+    "trusted_proxies": _integer(0),
 }
 # Stripe's own names, as its documentation and dashboards use them.
 _STRIPE_SETTINGS = {
@@ -151,12 +209,20 @@ class Settings:
             "secret_key": env.get(f"{ENV_PREFIX}SECRET_KEY", ""),
             "log_level": env.get(f"{ENV_PREFIX}LOG_LEVEL", "INFO").upper(),
         }
+        if not isinstance(logging.getLevelName(values["log_level"]), int):
+            raise ConfigError(
+                f"{ENV_PREFIX}LOG_LEVEL={values['log_level']!r}: use DEBUG, INFO, WARNING or ERROR"
+            )
         for name, variable in _STRIPE_SETTINGS.items():
             values[name] = env.get(variable) or None
-        for name, kind in _TYPED_SETTINGS.items():
-            raw = env.get(f"{ENV_PREFIX}{name.upper()}")
+        for name, parse in _TYPED_SETTINGS.items():
+            variable = f"{ENV_PREFIX}{name.upper()}"
+            raw = env.get(variable)
             if raw:
-                values[name] = kind(raw)
+                try:
+                    values[name] = parse(raw)
+                except ValueError as error:
+                    raise ConfigError(f"{variable}={raw!r}: {error}") from None
         settings = cls(**values)
         known = {f.name for f in fields(cls)}
         unknown = set(overrides) - known

@@ -46,6 +46,49 @@ def test_db_upgrade_and_downgrade_a_fresh_database(tmp_path, monkeypatch):
     assert "empty" in runner.invoke(main, ["db", "current"]).output
 
 
+def test_db_downgrade_takes_a_relative_revision(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'steps.sqlite3'}"
+    monkeypatch.setenv("ADSMANAGER_DATABASE_URL", url)
+    runner = CliRunner()
+    assert runner.invoke(main, ["db", "upgrade"]).exit_code == 0
+    stepped = runner.invoke(main, ["db", "downgrade", "-1"])
+    assert stepped.exit_code == 0, stepped.output
+    assert "head is" in runner.invoke(main, ["db", "current"]).output
+    unknown = runner.invoke(main, ["db", "upgrade", "nosuchrev"])
+    assert unknown.exit_code == 1
+    assert "Error: Can't locate revision identified by 'nosuchrev'" in unknown.output
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("ADSMANAGER_SNAPSHOT_REFRESH_SECONDS", "0", "must be a positive number of seconds"),
+        ("ADSMANAGER_BALANCE_REFRESH_SECONDS", "-1", "must be a positive number of seconds"),
+        ("ADSMANAGER_TRUSTED_PROXIES", "-1", "must be at least 0"),
+        ("ADSMANAGER_MAX_CONTENT_LENGTH", "1MB", "not a whole number"),
+        ("ADSMANAGER_LOG_LEVEL", "LOUD", "use DEBUG, INFO, WARNING or ERROR"),
+        ("ADSMANAGER_PAYOUT_COMPUTE_AT", "25:00", "must be HH:MM"),
+        ("ADSMANAGER_AUTO_ACTIVATE_MODELS", "ture", "use true or false"),
+        ("ADSMANAGER_EXPLORATION_SHARE", "1.5", "must be between 0 and 1"),
+    ],
+)
+def test_a_setting_that_cannot_be_used_stops_the_command_with_its_name(
+    tmp_path, monkeypatch, variable, value, message
+):
+    monkeypatch.setenv("ADSMANAGER_DATABASE_URL", f"sqlite:///{tmp_path / 'x.sqlite3'}")
+    monkeypatch.setenv(variable, value)
+    result = CliRunner().invoke(main, ["jobs", "list"])
+    assert result.exit_code == 1
+    assert f"Error: {variable}={value!r}: {message}" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_file_the_command_cannot_write_is_a_message(run):
+    result = run("openapi", "write", "/nonexistent/dir/openapi.yaml")
+    assert result.exit_code == 1
+    assert "Error: /nonexistent/dir/openapi.yaml: No such file or directory" in result.output
+
+
 def test_keys_create_prints_a_working_key(run, client):
     result = run("keys", "create", "--role", "admin", "--name", "ops")
     assert result.exit_code == 0

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from adsmanager.config import clock_time
+
 
 @dataclass(frozen=True)
 class ScheduledJob:
@@ -67,10 +69,7 @@ SCHEDULE: tuple[ScheduledJob, ...] = (
 
 def schedule_for(settings) -> tuple[ScheduledJob, ...]:
     """The schedule with the times the settings choose."""
-    hour, _, minute = settings.payout_compute_at.partition(":")
-    if not (hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60):
-        raise ValueError(f"payout_compute_at must be HH:MM, not {settings.payout_compute_at!r}")
-    hour, minute = int(hour), int(minute)
+    hour, minute = clock_time(settings.payout_compute_at)
     return tuple(
         replace(job, trigger_args={"hour": hour, "minute": minute})
         if job.name == "compute_payout_run"
