@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -17,6 +17,25 @@ from adsmanager.services.errors import ServiceError
 from adsmanager.vocabulary import Role
 
 CLI_ACTOR = Actor(id="cli", role=Role.ADMIN)
+
+
+class _UtcMoment(click.ParamType):
+    """ISO 8601, with an offset or without one (then UTC): an aware time in UTC."""
+
+    name = "ISO-8601 time"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, datetime):
+            moment = value
+        else:
+            try:
+                moment = datetime.fromisoformat(value)
+            except ValueError:
+                self.fail(f"{value!r} is not an ISO 8601 time, e.g. 2026-11-29T08:00Z", param, ctx)
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+UTC_MOMENT = _UtcMoment()
 
 
 def _settings() -> Settings:
@@ -180,8 +199,10 @@ def simulate() -> None:
 
 
 @simulate.command("market")
-@click.option("--advertisers", default=40, show_default=True)
-@click.option("--ad-groups-per-advertiser", default=5, show_default=True)
+@click.option("--advertisers", default=40, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--ad-groups-per-advertiser", default=5, show_default=True, type=click.IntRange(min=1)
+)
 @click.option("--seed", default=1, show_default=True)
 def simulate_market(advertisers: int, ad_groups_per_advertiser: int, seed: int) -> None:
     """Write simulated advertisers, campaigns, ad groups and approved ads."""
@@ -196,9 +217,17 @@ def simulate_market(advertisers: int, ad_groups_per_advertiser: int, seed: int) 
 
 
 @simulate.command("traffic")
-@click.option("--requests", default=5000, show_default=True, help="Feed pages.")
-@click.option("--users", default=2000, show_default=True)
-@click.option("--hours", default=24.0, show_default=True, help="Simulated time span.")
+@click.option(
+    "--requests", default=5000, show_default=True, type=click.IntRange(min=1), help="Feed pages."
+)
+@click.option("--users", default=2000, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--hours",
+    default=24.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Simulated time span.",
+)
 @click.option("--seed", default=1, show_default=True)
 def simulate_traffic(requests: int, users: int, hours: float, seed: int) -> None:
     """Feed pages through the auction, impressions and clicks back through events."""
@@ -258,8 +287,8 @@ def model() -> None:
 
 @model.command("train")
 @click.option("--trees", default=200, show_default=True)
-@click.option("--since", type=click.DateTime(), default=None, help="Window start (UTC).")
-@click.option("--until", type=click.DateTime(), default=None, help="Window end (UTC).")
+@click.option("--since", type=UTC_MOMENT, default=None, help="Window start (UTC).")
+@click.option("--until", type=UTC_MOMENT, default=None, help="Window end (UTC).")
 @click.option(
     "--activate/--no-activate",
     default=True,
@@ -309,8 +338,8 @@ def _read_training_file(path: Path):
 
 @model.command("export")
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--since", type=click.DateTime(), default=None, help="Window start (UTC).")
-@click.option("--until", type=click.DateTime(), default=None, help="Window end (UTC).")
+@click.option("--since", type=UTC_MOMENT, default=None, help="Window start (UTC).")
+@click.option("--until", type=UTC_MOMENT, default=None, help="Window end (UTC).")
 def export_training_rows(path: Path, since, until) -> None:
     """Write the logged training rows to PATH (.csv or .parquet)."""
     from adsmanager.services import training_files
@@ -363,8 +392,8 @@ def activate_model(model_id: str) -> None:
 
 @model.command("evaluate")
 @click.argument("model_id")
-@click.option("--since", type=click.DateTime(), default=None, help="Window start (UTC).")
-@click.option("--until", type=click.DateTime(), default=None, help="Window end (UTC).")
+@click.option("--since", type=UTC_MOMENT, default=None, help="Window start (UTC).")
+@click.option("--until", type=UTC_MOMENT, default=None, help="Window end (UTC).")
 def evaluate_model(model_id: str, since, until) -> None:
     """Evaluate MODEL_ID on the logged impressions of a window."""
     from adsmanager.services import model_reports, training
@@ -382,8 +411,8 @@ def evaluate_model(model_id: str, since, until) -> None:
 
 @model.command("replay")
 @click.argument("model_id")
-@click.option("--since", type=click.DateTime(), default=None, help="Window start (UTC).")
-@click.option("--until", type=click.DateTime(), default=None, help="Window end (UTC).")
+@click.option("--since", type=UTC_MOMENT, default=None, help="Window start (UTC).")
+@click.option("--until", type=UTC_MOMENT, default=None, help="Window end (UTC).")
 def replay_model(model_id: str, since, until) -> None:
     """Replay logged auctions with MODEL_ID and with the active model: expected revenue and
     clicks of each."""
@@ -448,7 +477,8 @@ def _echo_model(db: Database, model_id: str):
 
 
 def _utc(moment):
-    return None if moment is None else moment.replace(tzinfo=UTC)
+    # UTC_MOMENT already gives aware UTC times; kept for the values built in code.
+    return None if moment is None else moment.astimezone(UTC)
 
 
 # --- scheduled jobs --------------------------------------------------------------------------
@@ -517,16 +547,17 @@ def run_job_now(name: str) -> None:
 
 @jobs.command("runs")
 @click.option("--job", default=None)
-@click.option("--limit", default=20, show_default=True)
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1))
 def job_runs(job: str | None, limit: int) -> None:
     """The latest job runs, newest first."""
     from adsmanager.services import scheduling
 
     for run in scheduling.recent_runs(Database(_settings().database_url), job, limit):
         finished = f"{run.finished_at:%Y-%m-%d %H:%M:%S}" if run.finished_at else "-"
+        first_line = next(iter((run.summary or run.error or "").splitlines()), "")
         click.echo(
             f"{run.id}  {run.job}  {run.trigger}  {run.started_at:%Y-%m-%d %H:%M:%S} -> "
-            f"{finished}  {run.outcome}  {(run.summary or run.error or '').splitlines()[0:1]}"
+            f"{finished}  {run.outcome}  {first_line}"
         )
 
 
@@ -604,8 +635,8 @@ def statement(advertiser_id: str, month: str, as_csv: bool) -> None:
 
 
 @billing.command("reconcile")
-@click.option("--since", type=click.DateTime(), default=None, help="Default: a day before --until.")
-@click.option("--until", type=click.DateTime(), default=None, help="Default: an hour ago (UTC).")
+@click.option("--since", type=UTC_MOMENT, default=None, help="Default: a day before --until.")
+@click.option("--until", type=UTC_MOMENT, default=None, help="Default: an hour ago (UTC).")
 def reconcile(since, until) -> None:
     """Compare Stripe's payments and refunds with the ledger; exit 1 on any difference."""
     from datetime import timedelta

@@ -264,3 +264,27 @@ def test_billing_commands_credit_post_and_state(run, admin, db):
     assert checked.exit_code == 0 and checked.output.strip().endswith("ok")
     refused = CliRunner().invoke(main, ["billing", "statement", advertiser["id"], "2026-13"])
     assert refused.exit_code == 1 and "YYYY-MM" in refused.output
+
+
+def test_windows_take_iso_8601_with_or_without_an_offset():
+    import click
+
+    from adsmanager.cli import UTC_MOMENT
+
+    assert UTC_MOMENT.convert("2026-11-29T08:00+01:00", None, None).isoformat() == (
+        "2026-11-29T07:00:00+00:00"
+    )
+    assert UTC_MOMENT.convert("2026-11-29T08:00Z", None, None).hour == 8
+    assert UTC_MOMENT.convert("2026-11-29 08:00", None, None).isoformat() == (
+        "2026-11-29T08:00:00+00:00"  # no offset: UTC
+    )
+    with pytest.raises(click.BadParameter, match="not an ISO 8601 time"):
+        UTC_MOMENT.convert("tomorrow", None, None)
+
+
+def test_job_runs_print_the_first_line_of_each_summary(run):
+    assert run("jobs", "run", "forget_sign_in_attempts").exit_code == 0
+    listed = run("jobs", "runs", "--limit", "1").output
+    assert "forget_sign_in_attempts" in listed and "succeeded" in listed
+    assert "['" not in listed  # not a Python list
+    assert CliRunner().invoke(main, ["jobs", "runs", "--limit", "-1"]).exit_code == 2
