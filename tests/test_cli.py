@@ -183,8 +183,10 @@ def test_simulate_a_market_traffic_and_train_a_model(run, tmp_path, db):
 
     result = run("simulate", "market", "--advertisers", "6", "--ad-groups-per-advertiser", "3")
     assert result.output.startswith("18 ad groups of 6 advertisers")
-    result = run("simulate", "traffic", "--requests", "400", "--users", "300")
-    assert re.search(r"400 pages, \d+ ads, \d+ impressions, \d+ clicks", result.output)
+    # Enough pages for clicks in every part of the time split at any hour of the day (the
+    # simulated viewers click more in their evening).
+    result = run("simulate", "traffic", "--requests", "1000", "--users", "300")
+    assert re.search(r"1000 pages, \d+ ads, \d+ impressions, \d+ clicks", result.output)
     with db.transaction() as session:
         served = session.scalar(select(func.count()).select_from(ServedAd))
         impressions = session.scalar(select(func.count()).where(AdEvent.event_type == "impression"))
@@ -217,7 +219,7 @@ def test_train_without_activation_registers_a_candidate(run, db):
     from adsmanager.services import ctr_models
 
     run("simulate", "market", "--advertisers", "4", "--ad-groups-per-advertiser", "2")
-    run("simulate", "traffic", "--requests", "600", "--users", "200")
+    run("simulate", "traffic", "--requests", "1000", "--users", "200")
     result = run("model", "train", "--trees", "20", "--no-activate")
     assert result.exit_code == 0, result.output
     [record] = ctr_models.list_models(db, page_size=10, page_token=None).items
@@ -229,7 +231,7 @@ def test_export_rows_and_train_from_the_file(run, db, tmp_path):
     from adsmanager.services import ctr_models
 
     run("simulate", "market", "--advertisers", "4", "--ad-groups-per-advertiser", "2")
-    run("simulate", "traffic", "--requests", "600", "--users", "200")
+    run("simulate", "traffic", "--requests", "1000", "--users", "200")
     path = tmp_path / "rows.parquet"
     result = run("model", "export", str(path))
     assert result.exit_code == 0 and re.search(r"^\d+ rows written to", result.output, re.M)

@@ -159,7 +159,7 @@ def test_the_active_model_is_judged_only_on_held_out_rows_it_did_not_learn_from(
     later = training.train_and_register(db, logged=logged.part(n * 3 // 10, n), num_trees=60)
     assert later.status is ModelStatus.ACTIVE
     trained_to = ctr_models.get(db, later.model_id).trained_to
-    challenger = training.train_and_register(db, logged=logged, num_trees=1)
+    challenger = training.train_and_register(db, logged=logged, num_trees=1, auto_activate=False)
     _, _, test = training.split_by_time(logged)
     unseen = test.after(trained_to)
     assert 0 < len(unseen) < len(test)
