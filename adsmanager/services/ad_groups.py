@@ -114,7 +114,7 @@ def update_ad_group(
         # The campaign is locked before the ad group, in the order its budget change and its
         # archive take them: the bid is checked against a budget no one is changing.
         campaign_id = load_owned(session, AdGroup, actor, ad_group_id, LABEL).campaign_id
-        campaign = session.get(Campaign, campaign_id, with_for_update=True)
+        campaign = session.get(Campaign, campaign_id, with_for_update={"key_share": True})
         ad_group = load_owned(session, AdGroup, actor, ad_group_id, LABEL, for_update=True)
         ensure_editable(ad_group, LABEL.lower())
         apply(ad_group, changes)

@@ -65,7 +65,7 @@ def create(db: Database, actor: Actor, fields: dict[str, Any]) -> Campaign:
         advertiser = session.scalar(
             scoped(
                 select(Advertiser).where(Advertiser.id == advertiser_id), Advertiser.id, actor
-            ).with_for_update()
+            ).with_for_update(key_share=True)
         )
         if advertiser is None:
             errors.add("advertiser_id", "Advertiser not found.")

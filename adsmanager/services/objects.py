@@ -30,7 +30,9 @@ def load_owned(
     statement = scoped(select(model).where(model.id == object_id), model.advertiser_id, actor)
     if for_update:
         # Locked, and read again: a copy this session holds may predate the lock.
-        statement = statement.with_for_update().execution_options(populate_existing=True)
+        statement = statement.with_for_update(key_share=True).execution_options(
+            populate_existing=True
+        )
     found = session.scalar(statement)
     if found is None:
         raise NotFound(label)
@@ -48,9 +50,14 @@ def load_parent(
 ) -> T | None:
     """A parent named in a request body: a missing or archived parent is a field error. The
     parent stays locked until the child is saved, so an archive (which locks it too) either
-    comes first and is seen, or waits and archives the child with it."""
+    comes first and is seen, or waits and archives the child with it.
+
+    The locks here are FOR NO KEY UPDATE (``key_share=True``): they exclude each other, but
+    not the KEY SHARE locks a child's insert takes on its foreign keys. FOR UPDATE would,
+    and an ad's insert (holding its ad group, checking its campaign) then deadlocked with
+    an archive of that campaign (holding the campaign, updating the ad groups)."""
     statement = scoped(select(model).where(model.id == object_id), model.advertiser_id, actor)
-    statement = statement.with_for_update()
+    statement = statement.with_for_update(key_share=True)
     parent = session.scalar(statement) if is_well_formed_id(object_id) else None
     if parent is None:
         errors.add(field, f"{label} not found.")

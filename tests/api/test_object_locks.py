@@ -5,13 +5,13 @@ import threading
 import time
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
 from adsmanager.db.models import AdGroup, Campaign
 from adsmanager.vocabulary import Status
 from tests.conftest import TEST_DATABASE_URL
-from tests.factories import AD_GROUP, make_ad_group, make_campaign
+from tests.factories import AD_GROUP, CREATIVE, make_ad_group, make_campaign
 
 pytestmark = pytest.mark.skipif(
     not (TEST_DATABASE_URL or "").startswith("postgresql"),
@@ -62,3 +62,45 @@ def test_an_ad_group_is_not_added_to_a_campaign_being_archived(acme, db):
     assert "archived" in response.json["fields"]["campaign_id"][0]
     with db.read() as session:
         assert session.scalars(select(AdGroup)).all() == []
+
+
+@pytest.mark.parametrize("other", ["archive the campaign", "edit the ad group"])
+def test_an_ad_created_while_its_campaign_is_locked_does_not_deadlock(acme, db, other):
+    """An ad's insert holds its ad group and checks its campaign's key; an archive or an
+    ad-group edit holds the campaign and wants the ad group. With FOR UPDATE on the
+    campaign that was a cycle (PostgreSQL aborted one: 503 deadlock); FOR NO KEY UPDATE
+    leaves the key check free."""
+    _, api = acme
+    campaign = make_campaign(api)
+    group = make_ad_group(api, campaign["id"])
+    paused = threading.Event()
+
+    def pause_after_the_ad_group_lock(conn, cursor, statement, *args):
+        locking = "FROM ad_groups" in statement and " FOR " in statement
+        if locking and not paused.is_set():
+            paused.set()
+            time.sleep(1.0)  # the other request takes the campaign meanwhile
+
+    answers = {}
+    requests = {
+        "create": lambda: api.post(
+            "/v1/ads", json={"ad_group_id": group["id"], "name": "x", "creative": CREATIVE}
+        ),
+        "archive the campaign": lambda: api.post(f"/v1/campaigns/{campaign['id']}/archive"),
+        "edit the ad group": lambda: api.patch(
+            f"/v1/ad-groups/{group['id']}", json={"bid_micros": 1_000_000}
+        ),
+    }
+    event.listen(db.engine, "after_cursor_execute", pause_after_the_ad_group_lock)
+    try:
+        creating = threading.Thread(target=lambda: answers.update(create=requests["create"]()))
+        creating.start()
+        assert paused.wait(10)
+        requests_other = threading.Thread(target=lambda: answers.update(other=requests[other]()))
+        requests_other.start()
+        creating.join(30)
+        requests_other.join(30)
+    finally:
+        event.remove(db.engine, "after_cursor_execute", pause_after_the_ad_group_lock)
+    codes = {name: answer.status_code for name, answer in answers.items()}
+    assert set(codes) == {"create", "other"} and max(codes.values()) < 500, codes
