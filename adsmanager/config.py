@@ -93,6 +93,14 @@ def _seconds(raw: str) -> float:
     return value
 
 
+def _seconds_or_zero(raw: str) -> float:
+    # Zero is a setting here: no cache, or record every use of a key.
+    value = float(raw)
+    if not (value >= 0 and math.isfinite(value)):
+        raise ValueError("must be 0 or a positive number of seconds")
+    return value
+
+
 def clock_time(raw: str) -> tuple[int, int]:
     """(hour, minute) of an HH:MM time of day."""
     hour, _, minute = raw.partition(":")
@@ -129,6 +137,7 @@ _TYPED_SETTINGS: dict[str, Callable[[str], Any]] = {
     "payout_auto_pay": _boolean,
     "secure_cookies": _boolean,
     "trusted_proxies": _integer(0),
+    "key_cache_seconds": _seconds_or_zero,
 }
 # Stripe's own names, as its documentation and dashboards use them.
 _STRIPE_SETTINGS = {

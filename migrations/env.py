@@ -50,11 +50,17 @@ def run_online() -> None:
                 # released when the connection closes (the engine is disposed below).
                 connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": LOCK_KEY})
                 connection.commit()  # Alembic commits only a transaction it began itself
+            before = _broken_foreign_keys(connection) if sqlite else set()
             _configure(connection=connection)
             with context.begin_transaction():
                 context.run_migrations()
-                if sqlite:
-                    _check_foreign_keys(connection)
+            if sqlite:
+                # SQLite's DDL is not transactional for Alembic: each step has committed.
+                # Only rows a migration broke are its fault; older ones would stop every
+                # later start for nothing.
+                broken = _broken_foreign_keys(connection) - before
+                if broken:
+                    raise RuntimeError(f"a migration left rows pointing nowhere: {broken}")
     finally:
         engine.dispose()
 
@@ -67,10 +73,10 @@ def _foreign_keys_off(dbapi_connection, _record) -> None:
     dbapi_connection.execute("PRAGMA foreign_keys=OFF")
 
 
-def _check_foreign_keys(connection) -> None:
-    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
-    if broken:
-        raise RuntimeError(f"the migration left rows whose foreign keys point nowhere: {broken}")
+def _broken_foreign_keys(connection) -> set[tuple]:
+    rows = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    connection.commit()  # the PRAGMA began a transaction; Alembic runs its own
+    return {tuple(row) for row in rows}
 
 
 if context.is_offline_mode():

@@ -10,7 +10,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from adsmanager.db.base import utcnow
 from adsmanager.db.jobs import JobRun, SchedulerLease
@@ -172,3 +172,36 @@ def test_the_sign_in_attempts_job_forgets_only_what_the_limit_no_longer_counts(d
     assert run.outcome == "succeeded", run.error
     assert run.summary.startswith("2 sign-in attempt(s)")
     assert users.forget_attempts_before(db, now) == 2  # the two recent ones were kept
+
+
+def test_jobs_stored_by_an_older_release_get_no_misfire_limit(db, app):
+    """The job store keeps each job's options from when it was added: a job stored with the
+    old 10-minute limit must not keep dropping late runs after an upgrade."""
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from adsmanager.jobs.scheduler import Scheduler, _fingerprint, run_scheduled
+
+    [probe_job, _] = TEST_SCHEDULE
+    older = BackgroundScheduler(jobstores={"default": SQLAlchemyJobStore(engine=db.engine)})
+    older.add_job(
+        run_scheduled,
+        "interval",
+        args=["probe"],
+        id="probe",
+        name=_fingerprint(probe_job),
+        misfire_grace_time=600,
+        coalesce=False,
+        hours=1,
+    )  # added while stopped: written to the store when it starts
+    older.start(paused=True)
+    older.shutdown(wait=False)
+    scheduler = Scheduler(app.extensions["adsmanager.settings"], db, schedule=(probe_job,))
+    scheduler._start()
+    try:
+        stored = scheduler._aps.get_job("probe")
+        assert (stored.misfire_grace_time, stored.coalesce) == (None, True)
+    finally:
+        scheduler._stop()
+        with db.transaction() as session:
+            session.execute(text("DELETE FROM apscheduler_jobs"))

@@ -123,9 +123,14 @@ class Scheduler:
                     name=_fingerprint(job),
                     **job.trigger_args,
                 )
-            elif stored.name != _fingerprint(job):
-                self._aps.reschedule_job(job.name, trigger=job.trigger, **job.trigger_args)
-                self._aps.modify_job(job.name, name=_fingerprint(job))
+            else:
+                if stored.name != _fingerprint(job):
+                    self._aps.reschedule_job(job.name, trigger=job.trigger, **job.trigger_args)
+                    self._aps.modify_job(job.name, name=_fingerprint(job))
+                # The store keeps each job's options as they were when it was added: a job
+                # stored by an older release still had a 10-minute misfire limit.
+                if stored.misfire_grace_time is not None or not stored.coalesce:
+                    self._aps.modify_job(job.name, misfire_grace_time=None, coalesce=True)
 
     def _stop(self) -> None:
         if self._aps is None:
