@@ -11,7 +11,7 @@ from adsmanager.db.base import utcnow
 from adsmanager.jobs import by_name, schedule_for
 from adsmanager.jobs.runner import run_job
 from adsmanager.services import payout_runs
-from adsmanager.vocabulary import PayoutRunStatus, PeriodKind
+from adsmanager.vocabulary import PayoutRunStatus
 from tests.fund_data import FINANCE, YESTERDAY, add_creator, set_rules, trailing_views, views
 
 
@@ -55,22 +55,35 @@ def test_the_daily_job_computes_yesterdays_draft_and_never_an_approved_one(db, a
 
 
 def test_a_late_daily_computation_catches_up_on_the_days_it_missed(db, app):
-    """The scheduler was down at 01:30 for two nights: the next computation drafts the two
-    missed days as well as yesterday, and not the days before the last daily run."""
+    """The job last succeeded three days ago (drafting the day before): the next run drafts
+    the two days it missed as well as yesterday, and nothing before."""
     from datetime import timedelta
+
+    from adsmanager.db.jobs import JobRun
 
     settings = app.extensions["adsmanager.settings"]
     set_rules(db, pool_mode="FIXED", fixed_pool_micros_per_day=50_000_000)
     _eligible(db, "alice")
-    four_days_ago = YESTERDAY - timedelta(days=3)
-    payout_runs.compute(
-        db, payout_runs.Period(PeriodKind.DAY, four_days_ago, four_days_ago), FINANCE, utcnow()
-    )
+    three_days_ago = utcnow() - timedelta(days=3)
+    with db.transaction() as session:
+        session.add(
+            JobRun(
+                job="compute_payout_run",
+                trigger="schedule",
+                started_at=three_days_ago,
+                finished_at=three_days_ago,
+                outcome="succeeded",
+                summary="(the day before)",
+            )
+        )
     done = run_job("compute_payout_run", db, settings)
     assert done.outcome == "succeeded", done.error
     days = sorted(run.period_start for run in payout_runs.runs(db, 10, None).items)
-    assert days == [four_days_ago + timedelta(days=n) for n in range(4)]
+    assert days == [YESTERDAY - timedelta(days=n) for n in (2, 1, 0)]
     assert done.summary.count("DRAFT") == 3
+    # Run again the same day: only yesterday's draft, computed again.
+    again = run_job("compute_payout_run", db, settings)
+    assert again.summary.count("DRAFT") == 1 and YESTERDAY.isoformat() in again.summary
 
 
 def test_approved_runs_are_paid_automatically_only_when_that_is_turned_on(db, app):

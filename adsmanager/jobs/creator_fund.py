@@ -11,6 +11,7 @@ from adsmanager.config import Settings
 from adsmanager.db.base import utcnow
 from adsmanager.db.creator_fund import PayoutRun
 from adsmanager.db.database import Database
+from adsmanager.db.jobs import JobRun
 from adsmanager.services import payout_runs, payouts
 from adsmanager.services.errors import Conflict, ServiceError
 from adsmanager.services.funding import make_gateway
@@ -22,17 +23,21 @@ CATCH_UP_DAYS = 7
 
 
 def compute_yesterday(db: Database, settings: Settings) -> str:
-    """Yesterday's draft, and before it the drafts of days missed since the last daily run
-    (at most a week back)."""
+    """Yesterday's draft, and before it the drafts of the days this job missed since it last
+    succeeded (at most a week back): days it never ran for, not days finance chose to leave
+    without a daily draft."""
     now = utcnow()
     yesterday = (now - timedelta(days=1)).date()
     with db.read() as session:
-        latest = session.scalar(
-            select(func.max(PayoutRun.period_end)).where(PayoutRun.period_kind == PeriodKind.DAY)
+        last = session.scalar(
+            select(func.max(JobRun.started_at)).where(
+                JobRun.job == "compute_payout_run", JobRun.outcome == "succeeded"
+            )
         )
     first = yesterday
-    if latest is not None and latest < yesterday:
-        first = max(latest + timedelta(days=1), yesterday - timedelta(days=CATCH_UP_DAYS - 1))
+    if last is not None:
+        # That run covered the day before it started; the next day is the first missed.
+        first = min(yesterday, max(last.date(), yesterday - timedelta(days=CATCH_UP_DAYS - 1)))
     days = (first + timedelta(days=number) for number in range((yesterday - first).days + 1))
     return "; ".join(_compute_day(db, day, now) for day in days)
 
