@@ -1,5 +1,7 @@
 """Migrations are the schema: they build the database, match the models, and run both ways."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 from alembic.autogenerate import compare_metadata
@@ -63,17 +65,26 @@ def test_the_suite_runs_on_the_configured_database(db: Database):
     assert db.dialect == expected
 
 
+@contextmanager
+def _downgraded(database_url: str, revision: str) -> Iterator[None]:
+    """The database at ``revision`` inside the block, at head again after it."""
+    migrate.downgrade(database_url, revision)
+    try:
+        yield
+    finally:
+        migrate.upgrade(database_url)
+
+
+def _columns(db: Database, table: str) -> set[str]:
+    return {column["name"] for column in inspect(db.engine).get_columns(table)}
+
+
 def test_existing_payout_runs_get_the_trailing_window_of_their_rules(database_url, db: Database):
     set_rules(db, pool_mode="FIXED", fixed_pool_micros_per_day=1_000_000, trailing_days=7)
     day = payout_runs.Period(PeriodKind.DAY, YESTERDAY, YESTERDAY)
     run_id = payout_runs.compute(db, day, FINANCE, utcnow()).id
-    migrate.downgrade(database_url, "0010")
-    try:
-        assert "trailing_start" not in {
-            column["name"] for column in inspect(db.engine).get_columns("payout_runs")
-        }
-    finally:
-        migrate.upgrade(database_url)
+    with _downgraded(database_url, "0010"):
+        assert "trailing_start" not in _columns(db, "payout_runs")
     with db.read() as session:
         assert session.get(PayoutRun, run_id).trailing_start == YESTERDAY - timedelta(days=6)
 
@@ -86,13 +97,8 @@ def test_a_database_holding_data_migrates_down_and_up(database_url, db: Database
 
     campaign = make_campaign(acme[1])
     group = make_ad_group(acme[1], campaign["id"])
-    migrate.downgrade(database_url, "0006")
-    try:
-        assert "industry" not in {
-            column["name"] for column in inspect(db.engine).get_columns("advertisers")
-        }
-    finally:
-        migrate.upgrade(database_url)
+    with _downgraded(database_url, "0006"):
+        assert "industry" not in _columns(db, "advertisers")
     db.dispose()  # pooled SQLite connections may hold the schema from before
     assert acme[1].get(f"/v1/ad-groups/{group['id']}").json["campaign_id"] == campaign["id"]
     assert acme[1].get(f"/v1/advertisers/{acme[0]['id']}").json["name"] == acme[0]["name"]
