@@ -313,8 +313,8 @@ def train_model(trees: int, since, until, activate: bool, from_file: Path | None
             outcome = training.train_and_register(
                 db,
                 logged=logged,
-                since=_utc(since),
-                until=_utc(until),
+                since=since,
+                until=until,
                 num_trees=trees,
                 auto_activate=activate,
                 created_by=CLI_ACTOR.id,
@@ -348,7 +348,7 @@ def export_training_rows(path: Path, since, until) -> None:
     with click.progressbar(length=0, label=f"writing {path.name}", show_pos=True) as bar:
         try:
             count = training_files.export_rows(
-                db, path, since=_utc(since), until=_utc(until), on_rows=bar.update
+                db, path, since=since, until=until, on_rows=bar.update
             )
         except ValueError as error:
             raise click.ClickException(str(error)) from None
@@ -400,7 +400,7 @@ def evaluate_model(model_id: str, since, until) -> None:
 
     db = Database(_settings().database_url)
     try:
-        report = training.evaluate_registered(db, model_id, since=_utc(since), until=_utc(until))
+        report = training.evaluate_registered(db, model_id, since=since, until=until)
     except (ServiceError, ValueError) as error:
         raise click.ClickException(getattr(error, "message", str(error))) from None
     window = report["window"]
@@ -425,8 +425,8 @@ def replay_model(model_id: str, since, until) -> None:
             Database(settings.database_url),
             model_id,
             ReservePrices(settings.reserve_cpm_micros, settings.reserve_cpc_micros),
-            since=_utc(since),
-            until=_utc(until),
+            since=since,
+            until=until,
         )
     except ServiceError as error:
         raise click.ClickException(error.message) from None
@@ -474,11 +474,6 @@ def _echo_model(db: Database, model_id: str):
     for line in model_reports.summary_lines(record):
         click.echo(line)
     return record
-
-
-def _utc(moment):
-    # UTC_MOMENT already gives aware UTC times; kept for the values built in code.
-    return None if moment is None else moment.astimezone(UTC)
 
 
 # --- scheduled jobs --------------------------------------------------------------------------
@@ -648,8 +643,8 @@ def reconcile(since, until) -> None:
     gateway = funding.make_gateway(settings)
     if gateway is None:
         raise click.ClickException("Stripe is not configured (STRIPE_API_KEY).")
-    until = _utc(until) or utcnow() - timedelta(hours=1)
-    since = _utc(since) or until - timedelta(days=1)
+    until = until or utcnow() - timedelta(hours=1)
+    since = since or until - timedelta(days=1)
     try:
         run = reconciliation.reconcile(Database(settings.database_url), gateway, since, until)
     except ServiceError as error:

@@ -85,20 +85,15 @@ def _fraction(raw: str) -> float:
     return value
 
 
-def _seconds(raw: str) -> float:
-    value = float(raw)
-    # 0 would start no background refresh at all: changes would never reach the auction.
-    if not (value > 0 and math.isfinite(value)):
-        raise ValueError("must be a positive number of seconds")
-    return value
+def _seconds(*, zero: bool) -> Callable[[str], float]:
+    def parse(raw: str) -> float:
+        value = float(raw)
+        if not (math.isfinite(value) and (value >= 0 if zero else value > 0)):
+            lowest = "0 or a positive number" if zero else "a positive number"
+            raise ValueError(f"must be {lowest} of seconds")
+        return value
 
-
-def _seconds_or_zero(raw: str) -> float:
-    # Zero is a setting here: no cache, or record every use of a key.
-    value = float(raw)
-    if not (value >= 0 and math.isfinite(value)):
-        raise ValueError("must be 0 or a positive number of seconds")
-    return value
+    return parse
 
 
 def clock_time(raw: str) -> tuple[int, int]:
@@ -114,6 +109,8 @@ def _time_of_day(raw: str) -> str:
     return raw
 
 
+# A refresh interval of 0 would start no background refresh at all: changes would never
+# reach the auction.
 _TYPED_SETTINGS: dict[str, Callable[[str], Any]] = {
     "max_content_length": _integer(1),
     "redis_url": str,
@@ -121,23 +118,23 @@ _TYPED_SETTINGS: dict[str, Callable[[str], Any]] = {
     "reserve_cpc_micros": _integer(0),
     "token_ttl_seconds": _integer(1),
     "auction_log_sample_rate": _fraction,
-    "snapshot_refresh_seconds": _seconds,
+    "snapshot_refresh_seconds": _seconds(zero=False),
     "model_path": str,
-    "history_refresh_seconds": _seconds,
+    "history_refresh_seconds": _seconds(zero=False),
     "history_days": _integer(1),
     "exploration_share": _fraction,
     "new_ad_impressions": _integer(0),
     "retrain_days": _integer(1),
     "retrain_trees": _integer(1),
     "auto_activate_models": _boolean,
-    "balance_refresh_seconds": _seconds,
+    "balance_refresh_seconds": _seconds(zero=False),
     "min_top_up_micros": _integer(1),
     "max_top_up_micros": _integer(1),
     "payout_compute_at": _time_of_day,
     "payout_auto_pay": _boolean,
     "secure_cookies": _boolean,
     "trusted_proxies": _integer(0),
-    "key_cache_seconds": _seconds_or_zero,
+    "key_cache_seconds": _seconds(zero=True),  # 0: no cache
 }
 # Stripe's own names, as its documentation and dashboards use them.
 _STRIPE_SETTINGS = {
