@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 from adsmanager import create_app
 from adsmanager.db import Database, metadata, migrate
 from adsmanager.services import api_keys
+from adsmanager.serving.runtime import Serving
 from adsmanager.vocabulary import Role
 from tests.factories import ApiClient, create_advertiser, make_ad, make_ad_group, make_campaign
 from tests.stripe_server import StripeServer
@@ -104,15 +105,25 @@ def db(app) -> Database:
 
 
 @pytest.fixture(autouse=True)
-def _empty_tables(request) -> Iterator[None]:
+def _empty_tables(request, monkeypatch) -> Iterator[None]:
     """Tests that touch the database leave it empty for the next one."""
     uses_database = "database_url" in request.fixturenames
     database = request.getfixturevalue("db") if uses_database else None
+    # Every auction runtime the test starts, the app's or its own (a second worker, a
+    # restart): served ads still queued for their log writers would land in the next
+    # test's tables.
+    runtimes: list[Serving] = []
+    start = Serving.__init__
+
+    def started(runtime: Serving, *args, **kwargs) -> None:
+        start(runtime, *args, **kwargs)
+        runtimes.append(runtime)
+
+    monkeypatch.setattr(Serving, "__init__", started)
     yield
     if database is not None:
-        # Served ads still queued for the log writer would land in the next test's tables.
-        runtime = request.getfixturevalue("app").extensions.get("adsmanager.serving")
-        if runtime is not None:
+        installed = request.getfixturevalue("app").extensions.get("adsmanager.serving")
+        for runtime in {*runtimes, installed} - {None}:
             runtime.logs.flush()
         empty_all_tables(database)
 
