@@ -9,8 +9,6 @@ from adsmanager.db.base import utcnow
 from adsmanager.db.database import Database
 from adsmanager.services import training
 
-CLICK_DELAY = timedelta(minutes=30)
-
 
 def retrain(db: Database, settings: Settings) -> str:
     """Retrain on a sliding window of logs; activation only if it beats the active model."""
@@ -19,7 +17,7 @@ def retrain(db: Database, settings: Settings) -> str:
         db,
         since=now - timedelta(days=settings.retrain_days),
         # The newest impressions may still get their clicks: leave them for the next run.
-        until=now - CLICK_DELAY,
+        until=now - training.CLICK_WINDOW,
         num_trees=settings.retrain_trees,
         auto_activate=settings.auto_activate_models,
         created_by="scheduler",

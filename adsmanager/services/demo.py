@@ -23,6 +23,9 @@ from billing.money import Money
 
 # What each simulated advertiser is given to spend: more than any simulated budget.
 SIMULATED_FUNDS_MICROS = 1_000_000 * 1_000_000
+# The simulated feed reports its events in batches, as a feed does, but at most this long
+# after they happened: training counts a click only within its click window.
+REPORT_WITHIN = timedelta(minutes=5)
 
 
 # One person per role for the web pages; the advertiser's is tied to the first advertiser.
@@ -207,6 +210,7 @@ def simulate_traffic(
     clicks = simulator.ClickModel(seed)
     report = TrafficReport()
     pending: list[str] = []
+    oldest: datetime | None = None  # when the oldest pending event happened
     step = duration / max(requests, 1)
     snapshot_groups = serving.snapshots.current().ad_groups
     for number in range(requests):
@@ -236,13 +240,17 @@ def simulate_traffic(
             group = snapshot_groups.get(item["ad_group_id"])
             if group and clicks.click(user, group, item["position"], now, rng):
                 pending.append(item["tracking"]["click"])
-        if len(pending) >= 500 or number == requests - 1:
+        if pending and oldest is None:
+            oldest = now
+        if pending and (
+            len(pending) >= 500 or now - oldest >= REPORT_WITHIN or number == requests - 1
+        ):
             for result in events.ingest(db, serving.counters, serving.signer, pending, now):
                 if result.status == events.ACCEPTED:
                     report.impressions += result.event_type == "impression"
                     report.clicks += result.event_type == "click"
                     report.spend_micros += result.charged_micros
-            pending = []
+            pending, oldest = [], None
         if progress:
             progress(number + 1)
     serving.logs.flush()

@@ -1,5 +1,6 @@
 """Train, calibrate, evaluate and register a CTR model on what the auction logged: every
-served ad that was shown (an impression event arrived), labelled by whether a click followed.
+served ad that was shown (an impression event arrived), labelled by whether a click followed
+within ``CLICK_WINDOW``.
 
 The logged rows are split by time, never at random: the oldest 70% train the trees, the next
 15% fit the calibration, and the newest 15% are the held-out test on which the new model, the
@@ -10,11 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import and_, exists, select
+from sqlalchemy import and_, exists, func, select
 
 from adsmanager.db.ctr_models import CtrModel
 from adsmanager.db.database import Database
@@ -33,6 +34,11 @@ MIN_ROWS = 100
 CHUNK_ROWS = 50_000
 _POSITION = FEATURE_NAMES.index("position")
 _IS_CPC = FEATURE_NAMES.index("billing_is_cpc")
+# A click counts for training when it came within this time of its impression. Every row
+# then has the same label, whenever the window is read: a click reported a day late (a
+# token lives for a day) would otherwise be a click for an old impression and not for a new
+# one, and the newest rows, the held-out test, would look less clicked than they were.
+CLICK_WINDOW = timedelta(minutes=30)
 
 
 @dataclass(frozen=True)
@@ -100,10 +106,22 @@ class TrainingOutcome:
     decision: str
 
 
-def _event(event_type: str):
+def _shown():
     return exists().where(
-        and_(AdEvent.impression_id == ServedAd.impression_id, AdEvent.event_type == event_type)
+        and_(AdEvent.impression_id == ServedAd.impression_id, AdEvent.event_type == IMPRESSION)
     )
+
+
+def _clicked_at():
+    return (
+        select(func.min(AdEvent.occurred_at))
+        .where(AdEvent.impression_id == ServedAd.impression_id, AdEvent.event_type == CLICK)
+        .scalar_subquery()
+    )
+
+
+def _clicked_in_window(clicked_at: datetime | None, served_at: datetime) -> int:
+    return int(clicked_at is not None and clicked_at < served_at + CLICK_WINDOW)
 
 
 def logged_rows(
@@ -119,8 +137,8 @@ def logged_chunks(
 ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]]:
     """The rows of the window, streamed from the database in chunks."""
     statement = (
-        select(ServedAd.features, _event(CLICK), ServedAd.served_at, ServedAd.ad_group_id)
-        .where(_event(IMPRESSION), ServedAd.feature_spec == FEATURE_SPEC_HASH)
+        select(ServedAd.features, _clicked_at(), ServedAd.served_at, ServedAd.ad_group_id)
+        .where(_shown(), ServedAd.feature_spec == FEATURE_SPEC_HASH)
         .order_by(ServedAd.served_at, ServedAd.impression_id)
         .execution_options(yield_per=CHUNK_ROWS)
     )
@@ -133,7 +151,7 @@ def logged_chunks(
         for chunk in session.execute(statement).partitions():
             yield (
                 np.asarray([row[0] for row in chunk], dtype=np.float64).reshape(len(chunk), width),
-                np.asarray([int(row[1]) for row in chunk], dtype=np.int8),
+                np.asarray([_clicked_in_window(row[1], row[2]) for row in chunk], np.int8),
                 np.asarray([_utc_naive(row[2]) for row in chunk], dtype="datetime64[us]"),
                 [row[3] for row in chunk],
             )

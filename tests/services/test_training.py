@@ -7,12 +7,13 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
-from adsmanager.db.delivery import ServedAd
+from adsmanager.db.delivery import AdEvent, ServedAd
 from adsmanager.services import ctr_models, training
 from adsmanager.services.errors import Conflict
 from adsmanager.vocabulary import ModelStatus
 from auction import evaluation, features, simulator
 from auction.ctr import TrainingRows
+from auction.tokens import CLICK
 from tests.model_builders import register
 from tests.services.conftest import START
 
@@ -73,6 +74,30 @@ def test_a_window_selects_only_its_rows(db, logged):
     late = training.logged_rows(db, since=middle)
     assert len(early) + len(late) == len(logged)
     assert early.last < middle <= late.first
+
+
+def test_a_click_counts_only_within_the_click_window_of_its_impression(db, logged):
+    """A click reported late (a token lives a day) is no click for training: otherwise an
+    old impression would carry it and a new one, not yet reported, would not."""
+    with db.transaction() as session:
+        clicks = session.execute(
+            select(AdEvent, ServedAd.served_at)
+            .join(ServedAd, ServedAd.impression_id == AdEvent.impression_id)
+            .where(AdEvent.event_type == CLICK)
+            .order_by(AdEvent.id)
+        ).all()
+        assert len(clicks) >= 4
+        # The simulated feed reports within minutes: every click it made counts.
+        assert int(logged.rows.y.sum()) == len(clicks)
+        late, in_time = clicks[::2], clicks[1::2]
+        for event, served_at in late:
+            event.occurred_at = served_at + training.CLICK_WINDOW
+        for event, served_at in in_time:
+            event.occurred_at = served_at + training.CLICK_WINDOW - timedelta(seconds=1)
+    relabelled = training.logged_rows(db)
+    assert np.array_equal(relabelled.rows.X, logged.rows.X)
+    assert int(relabelled.rows.y.sum()) == int(logged.rows.y.sum()) - len(late)
+    assert relabelled.rows.y.sum() == len(in_time)
 
 
 def test_rows_logged_under_another_feature_spec_are_left_out(db, logged):
