@@ -3,7 +3,7 @@
 A token carries everything needed to charge the event (who, what, at which price), so the
 events endpoint needs no lookup to price it, and an HMAC-SHA256 signature over all of it, so
 nobody can change the price, the ad or the expiry. Format: ``v1.<payload>.<signature>``,
-both parts base64url without padding; the payload is compact JSON.
+both parts base64url without padding; the payload is compact JSON in UTF-8.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import hashlib
 import hmac
 import json
 from dataclasses import dataclass, fields
+
+import orjson
 
 VERSION = "v1"
 IMPRESSION = "impression"
@@ -48,8 +50,6 @@ class TrackedEvent:
 
 
 _FIELDS = tuple(field.name for field in fields(TrackedEvent))
-# What json.dumps(..., separators=(",", ":")) would build on every call, built once.
-_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
 
 
 def _b64(raw: bytes) -> str:
@@ -76,7 +76,7 @@ class TokenSigner:
     def sign(self, event: TrackedEvent) -> str:
         # A flat dict by hand: dataclasses.asdict deep-copies, and tokens are on the hot path.
         values = {name: getattr(event, name) for name in _FIELDS}
-        payload = _b64(_COMPACT_JSON.encode(values).encode())
+        payload = _b64(orjson.dumps(values))
         return f"{VERSION}.{payload}.{self._signature(payload)}"
 
     def verify(self, token: str, now: float) -> TrackedEvent:
