@@ -1,7 +1,7 @@
 """Training from the auction's logs: one feature definition, a split by time, calibration,
 evaluation against the prior and the active model, registration and activation."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -141,11 +141,18 @@ def test_too_few_rows_is_a_clear_error(db):
         training.train_and_register(db)
 
 
+# A fixed day: the simulated viewers click by the hour of their clock, so rows simulated
+# from the time of the run would make the models below, and their order, change by the hour.
+SIMULATED_DAY = datetime(2026, 11, 20, tzinfo=UTC)
+
+
 def _simulated_logged(seed: int, impressions: int = 60_000) -> training.LoggedRows:
     """Simulated impressions as logged rows: enough clicks that a model beats the prior."""
     users = simulator.make_users(2_000, seed=seed)
-    market = simulator.make_market(20, 5, seed=seed, now=START)
-    records = simulator.simulate_impressions(users, market, impressions, seed=seed, now=START)
+    market = simulator.make_market(20, 5, seed=seed, now=SIMULATED_DAY)
+    records = simulator.simulate_impressions(
+        users, market, impressions, seed=seed, now=SIMULATED_DAY
+    )
     rows = simulator.training_rows(records)
     return training.logged_rows_from(
         [
