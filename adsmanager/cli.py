@@ -285,10 +285,23 @@ def model() -> None:
     """The CTR model."""
 
 
+LABELLED_UNTIL_HELP = (
+    "Window end (UTC). Default: 30 minutes ago, since newer impressions may still get clicks."
+)
+
+
+def _labelled_until(until: datetime | None) -> datetime:
+    """The end of a window of labelled rows: by default, where click windows have closed."""
+    from adsmanager.db.base import utcnow
+    from adsmanager.services import training
+
+    return until or utcnow() - training.CLICK_WINDOW
+
+
 @model.command("train")
 @click.option("--trees", default=200, show_default=True)
 @click.option("--since", type=UTC_MOMENT, default=None, help="Window start (UTC).")
-@click.option("--until", type=UTC_MOMENT, default=None, help="Window end (UTC).")
+@click.option("--until", type=UTC_MOMENT, default=None, help=LABELLED_UNTIL_HELP)
 @click.option(
     "--activate/--no-activate",
     default=True,
@@ -308,6 +321,7 @@ def train_model(trees: int, since, until, activate: bool, from_file: Path | None
 
     db = Database(_settings().database_url)
     logged = _read_training_file(from_file) if from_file else None
+    until = None if from_file else _labelled_until(until)
     with click.progressbar(length=trees, label="training trees") as bar:
         try:
             outcome = training.train_and_register(
@@ -339,7 +353,7 @@ def _read_training_file(path: Path):
 @model.command("export")
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--since", type=UTC_MOMENT, default=None, help="Window start (UTC).")
-@click.option("--until", type=UTC_MOMENT, default=None, help="Window end (UTC).")
+@click.option("--until", type=UTC_MOMENT, default=None, help=LABELLED_UNTIL_HELP)
 def export_training_rows(path: Path, since, until) -> None:
     """Write the logged training rows to PATH (.csv or .parquet)."""
     from adsmanager.services import training_files
@@ -348,7 +362,7 @@ def export_training_rows(path: Path, since, until) -> None:
     with click.progressbar(length=0, label=f"writing {path.name}", show_pos=True) as bar:
         try:
             count = training_files.export_rows(
-                db, path, since=since, until=until, on_rows=bar.update
+                db, path, since=since, until=_labelled_until(until), on_rows=bar.update
             )
         except ValueError as error:
             raise click.ClickException(str(error)) from None
@@ -393,14 +407,16 @@ def activate_model(model_id: str) -> None:
 @model.command("evaluate")
 @click.argument("model_id")
 @click.option("--since", type=UTC_MOMENT, default=None, help="Window start (UTC).")
-@click.option("--until", type=UTC_MOMENT, default=None, help="Window end (UTC).")
+@click.option("--until", type=UTC_MOMENT, default=None, help=LABELLED_UNTIL_HELP)
 def evaluate_model(model_id: str, since, until) -> None:
     """Evaluate MODEL_ID on the logged impressions of a window."""
     from adsmanager.services import model_reports, training
 
     db = Database(_settings().database_url)
     try:
-        report = training.evaluate_registered(db, model_id, since=since, until=until)
+        report = training.evaluate_registered(
+            db, model_id, since=since, until=_labelled_until(until)
+        )
     except (ServiceError, ValueError) as error:
         raise click.ClickException(getattr(error, "message", str(error))) from None
     window = report["window"]

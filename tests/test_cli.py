@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from click.testing import CliRunner
 
 from adsmanager.cli import main
 from adsmanager.db import migrate
+from adsmanager.services.training import CLICK_WINDOW
 
 
 @pytest.fixture
@@ -205,10 +207,15 @@ def test_simulate_a_market_traffic_and_train_a_model(run, tmp_path, db):
     assert diagram.read_bytes().startswith(b"\x89PNG")
     result = run("model", "activate", record.id)
     assert f"{record.id} ({record.version}) is active" in result.output
-    result = run("model", "evaluate", record.id, "--since", "2000-01-01")
+    result = run("model", "evaluate", record.id, "--since", "2000-01-01", "--until", "2100-01-01")
     assert result.exit_code == 0, result.output
     served = re.search(r"^(\d+) logged impressions from", result.output, re.M)
     assert int(served.group(1)) == impressions
+    # By default a window ends 30 minutes ago: the newer impressions may still get clicks.
+    result = run("model", "evaluate", record.id)
+    closed = re.search(r"^(\d+) logged impressions from \S+ to (\S+)", result.output, re.M)
+    assert 0 < int(closed.group(1)) < impressions
+    assert datetime.fromisoformat(closed.group(2)) < datetime.now(UTC) - CLICK_WINDOW
     assert re.search(r"^  model +log loss [\d.]+ +NE", result.output, re.M)
     result = run("model", "evaluate", record.id, "--until", "2000-01-01")
     assert result.exit_code != 0 and "no logged impressions" in result.output
