@@ -113,7 +113,8 @@ class AdGroup:
 # Spend and Bid are values, never changed once built (``dataclasses.replace`` makes a new
 # one), but not frozen: an auction builds about 50 of each, and a frozen dataclass's
 # ``__init__`` (one object.__setattr__ per field) costs four to five times a plain one's.
-@dataclass(slots=True)
+# Hashed by value all the same, so the frozen Placement that holds a Bid stays hashable.
+@dataclass(slots=True, unsafe_hash=True)
 class Spend:
     """Spend so far, as the shared counters know it; days are the advertiser's days."""
 
@@ -123,7 +124,7 @@ class Spend:
     campaign_lifetime_micros: int = 0
 
 
-@dataclass(slots=True)  # not frozen: see Spend
+@dataclass(slots=True, unsafe_hash=True)  # not frozen: see Spend
 class Bid:
     """One ad group's entry in an auction: its bid and its predicted click-through rate."""
 

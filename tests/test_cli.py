@@ -8,9 +8,10 @@ import subprocess
 import sys
 import time
 import urllib.request
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pyarrow.parquet
 import pytest
 from click.testing import CliRunner
 
@@ -195,6 +196,9 @@ def test_simulate_a_market_traffic_and_train_a_model(run, tmp_path, db):
     assert served == impressions > 0
     result = run("model", "train", "--trees", "100")
     [record] = ctr_models.list_models(db, page_size=10, page_token=None).items
+    # Its held-out rows end 30 minutes ago: the newer impressions may still get clicks.
+    tested_to = datetime.fromisoformat(record.metrics["test_window"]["to"])
+    assert tested_to < datetime.now(UTC) - CLICK_WINDOW < tested_to + timedelta(minutes=10)
     assert record.num_trees == 100 and record.id in result.output
     assert "calibration by position" in result.output
     # Activated exactly when it beat the constant prior on the held-out rows.
@@ -242,6 +246,8 @@ def test_export_rows_and_train_from_the_file(run, db, tmp_path):
     path = tmp_path / "rows.parquet"
     result = run("model", "export", str(path))
     assert result.exit_code == 0 and re.search(r"^\d+ rows written to", result.output, re.M)
+    newest = pyarrow.parquet.read_table(path).column("served_at").to_pylist()[-1]
+    assert newest.replace(tzinfo=UTC) < datetime.now(UTC) - CLICK_WINDOW
     result = run("model", "train", "--trees", "20", "--no-activate", "--from-file", str(path))
     assert result.exit_code == 0, result.output
     [record] = ctr_models.list_models(db, page_size=10, page_token=None).items

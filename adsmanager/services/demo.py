@@ -242,8 +242,9 @@ def simulate_traffic(
                 pending.append(item["tracking"]["click"])
         if pending and oldest is None:
             oldest = now
+        # Sent now when waiting for the next page would report the oldest event too late.
         if pending and (
-            len(pending) >= 500 or now - oldest >= REPORT_WITHIN or number == requests - 1
+            len(pending) >= 500 or now + step - oldest > REPORT_WITHIN or number == requests - 1
         ):
             for result in events.ingest(db, serving.counters, serving.signer, pending, now):
                 if result.status == events.ACCEPTED:

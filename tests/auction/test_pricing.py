@@ -714,3 +714,13 @@ def test_with_slot_pctrs_each_slot_is_the_plain_auction_at_its_real_positions_pc
             continue
         assert mine == expected  # the bid with its pCTR there, the position, eCPM and price
         placed.add(mine[0].bid.advertiser_id)
+
+
+def test_bids_and_placements_are_values_that_hash_by_value():
+    """Bid is not frozen (its __init__ is on the hot path) but still hashes by value, so the
+    frozen Placement that holds one can be a set member or a key."""
+    bid = Bid("ag1", "adv1", CPC, 2_000_000, 0.02)
+    placement = Placement(bid, position=3, ecpm_micros=40_000, price_micros=1_000_000)
+    twin = Placement(replace(bid), position=3, ecpm_micros=40_000, price_micros=1_000_000)
+    assert {placement, twin} == {placement}
+    assert hash(replace(bid, pctr=0.03)) != hash(bid)

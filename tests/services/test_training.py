@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from adsmanager.db.delivery import AdEvent, ServedAd
-from adsmanager.services import ctr_models, training
+from adsmanager.services import ctr_models, demo, training
 from adsmanager.services.errors import Conflict
 from adsmanager.vocabulary import ModelStatus
 from auction import evaluation, features, simulator
@@ -98,6 +98,22 @@ def test_a_click_counts_only_within_the_click_window_of_its_impression(db, logge
     assert np.array_equal(relabelled.rows.X, logged.rows.X)
     assert int(relabelled.rows.y.sum()) == int(logged.rows.y.sum()) - len(late)
     assert relabelled.rows.y.sum() == len(in_time)
+
+
+def test_the_simulated_feed_reports_each_event_within_five_minutes(db, serving):
+    """Even with its pages an hour apart: a click sent later would not train."""
+    demo.seed_market(db, simulator.make_market(3, 2, seed=4, now=START))
+    serving.snapshots.refresh()
+    hours = timedelta(hours=12)
+    demo.simulate_traffic(db, serving, requests=12, users=50, seed=4, start=START, duration=hours)
+    with db.read() as session:
+        reported = session.execute(
+            select(AdEvent.occurred_at, ServedAd.served_at).join(
+                ServedAd, ServedAd.impression_id == AdEvent.impression_id
+            )
+        ).all()
+    assert len(reported) >= 12
+    assert all(timedelta(0) <= at - served <= demo.REPORT_WITHIN for at, served in reported)
 
 
 def test_rows_logged_under_another_feature_spec_are_left_out(db, logged):
