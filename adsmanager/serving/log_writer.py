@@ -1,7 +1,7 @@
 """Writes the auction's logs (served ads with their features, sampled auctions) in batches
 from a background thread, so a feed request never waits for an INSERT.
 
-Rows are written once per interval, in batches (a transaction per request would cost more
+Rows are written five times a second, in batches (a transaction per request would cost more
 than the auction). The queue is bounded: if the database falls far behind, rows are dropped
 and counted rather than letting memory grow or requests stall.
 """
@@ -25,7 +25,7 @@ class LogWriter:
         db: Database,
         *,
         batch_size: int = 500,
-        interval_seconds: float = 1.0,
+        interval_seconds: float = 0.2,
         capacity: int = 100_000,
     ) -> None:
         self._db = db
@@ -65,7 +65,11 @@ class LogWriter:
         while True:
             # Rows gather for an interval, then go in full batches. Waking for each row would
             # write a transaction per auction, which costs the worker more CPU than the
-            # auction itself.
+            # auction itself. Once a second was too seldom: each second's rows went in one
+            # burst (its inserts, and on this host the database's own work, on the cores the
+            # requests need), and the requests meanwhile made the latency's tail. At a fifth
+            # of a second, PostgreSQL + Redis at half rate gave p99 14.6 and 21.8 ms against
+            # 30.6 and 79.0 ms; SQLite 6.5 and 9.6 ms against 18.3 and 65.2 ms.
             time.sleep(self._interval)
             try:
                 while self._write_batch():
