@@ -2,8 +2,8 @@
 from a background thread, so a feed request never waits for an INSERT.
 
 Rows are written five times a second, in batches (a transaction per request would cost more
-than the auction). The queue is bounded: if the database falls far behind, rows are dropped
-and counted rather than letting memory grow or requests stall.
+than the auction), with COPY on PostgreSQL. The queue is bounded: if the database falls far
+behind, rows are dropped and counted rather than letting memory grow or requests stall.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import queue
 import threading
 import time
 
+from adsmanager.db.append import append_rows
 from adsmanager.db.database import Database
 
 log = logging.getLogger(__name__)
@@ -94,7 +95,7 @@ class LogWriter:
         try:
             with self._db.transaction() as session:
                 for model, rows in by_model.items():
-                    session.execute(model.__table__.insert(), rows)
+                    append_rows(session, model.__table__, rows)
         finally:
             for _ in batch:
                 self._queue.task_done()

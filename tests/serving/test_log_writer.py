@@ -1,55 +1,140 @@
-"""The auction's log writer: rows gather and go to the database in batches."""
+"""The auction's log writer: rows gather and go to the database in batches, with COPY on
+PostgreSQL. Each test runs on the configured database (SQLite, or PostgreSQL in CI)."""
 
 import time
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta, timezone
 
+import pytest
+from sqlalchemy import select
+
+from adsmanager.db.append import append_rows
+from adsmanager.db.delivery import AuctionLog, ServedAd
 from adsmanager.serving.log_writer import LogWriter
 
+SERVED_AT = datetime(2026, 11, 27, 12, 0, 0, 250_001, tzinfo=UTC)
 
-class RecordingDatabase:
-    """Stands in for Database: records the rows of each transaction."""
 
-    def __init__(self) -> None:
-        self.transactions: list[list[dict]] = []
+class CountingDatabase:
+    """The real database, counting the writer's transactions."""
+
+    def __init__(self, db) -> None:
+        self._db = db
+        self.transactions = 0
 
     @contextmanager
     def transaction(self):
-        rows: list[dict] = []
-        self.transactions.append(rows)
-        yield _Session(rows)
+        with self._db.transaction() as session:
+            self.transactions += 1
+            yield session
 
 
-class _Session:
-    def __init__(self, rows: list[dict]) -> None:
-        self._rows = rows
+def served(number: int, **overrides) -> dict:
+    return {
+        "impression_id": f"imp_{number:06d}",
+        "request_id": f"req_{number}",
+        "served_at": SERVED_AT,
+        "user_id": "u_1",
+        "ad_id": "ad_1",
+        "ad_group_id": "ag_1",
+        "advertiser_id": "adv_1",
+        "position": 3,
+        "billing_event": "CPC",
+        "price_micros": 120_000,
+        "pctr": 0.0123,
+        "model_version": "m_1",
+        "features": [1.0, 0.5, -1.0, 1e-9, 123456.789],
+        "feature_spec": "spec",
+        **overrides,
+    }
 
-    def execute(self, statement, rows):
-        self._rows.extend(rows)
+
+def stored(db) -> list[ServedAd]:
+    with db.read() as session:
+        return list(session.scalars(select(ServedAd).order_by(ServedAd.impression_id)))
 
 
-class _Model:
-    __table__ = type("Table", (), {"insert": staticmethod(lambda: "INSERT")})
-
-
-def test_rows_of_many_requests_share_one_transaction():
-    db = RecordingDatabase()
-    writer = LogWriter(db, interval_seconds=0.5)
+def test_rows_of_many_requests_share_one_transaction(db):
+    counting = CountingDatabase(db)
+    writer = LogWriter(counting, interval_seconds=0.5)
     for number in range(5):  # auctions a little apart, well within one interval
-        writer.put(_Model, {"n": number})
+        writer.put(ServedAd, served(number))
         time.sleep(0.02)
     deadline = time.monotonic() + 10
-    while not db.transactions and time.monotonic() < deadline:
+    while not counting.transactions and time.monotonic() < deadline:
         time.sleep(0.05)
     writer.flush()
     # Not one transaction per row: a transaction costs the worker more than an auction.
-    assert len(db.transactions) == 1
-    assert [row["n"] for row in db.transactions[0]] == list(range(5))
+    assert counting.transactions == 1
+    assert [row.request_id for row in stored(db)] == [f"req_{n}" for n in range(5)]
 
 
-def test_flush_writes_in_batches_of_at_most_batch_size():
-    db = RecordingDatabase()
-    writer = LogWriter(db, batch_size=20, interval_seconds=60)
+def test_flush_writes_in_batches_of_at_most_batch_size(db):
+    counting = CountingDatabase(db)
+    writer = LogWriter(counting, batch_size=20, interval_seconds=60)
     for number in range(45):
-        writer.put(_Model, {"n": number})
+        writer.put(ServedAd, served(number))
     writer.flush()
-    assert [len(rows) for rows in db.transactions] == [20, 20, 5]
+    assert counting.transactions == 3
+    assert len(stored(db)) == 45
+
+
+AWKWARD = "tab\there, new\nline, back\\slash, 'quote' \"double\", \\N, café ✓ 🎬"
+
+
+def test_every_value_is_stored_as_given(db):
+    """COPY's text format escapes tabs, newlines and backslashes, and a JSON column holds
+    text there: what is read back must equal what was put, on either database."""
+    kolkata = timezone(timedelta(hours=5, minutes=30))
+    writer = LogWriter(db, interval_seconds=60)
+    writer.put(
+        ServedAd,
+        served(
+            1,
+            request_id=AWKWARD,
+            user_id="\\.",  # COPY's end-of-data marker, as a value
+            served_at=SERVED_AT.astimezone(kolkata),
+            feature_spec=None,
+        ),
+    )
+    user = {"id": AWKWARD, "interests": ["a\tb", "ü"], "age": None, "nested": {"k": [1, 2.5]}}
+    candidates = [{"ad_id": "ad_1", "features": [0.1, -2.0], "note": AWKWARD}]
+    writer.put(
+        AuctionLog,
+        {
+            "request_id": "r",
+            "at": SERVED_AT,
+            "model_version": "m",
+            "user": user,
+            "candidates": candidates,
+            "slots": None,
+            "feature_spec": "spec",
+        },
+    )
+    writer.flush()
+
+    (row,) = stored(db)
+    assert row.request_id == AWKWARD
+    assert row.user_id == "\\."
+    assert row.served_at == SERVED_AT  # in UTC, to the microsecond
+    assert row.features == [1.0, 0.5, -1.0, 1e-9, 123456.789]
+    assert row.feature_spec is None
+    assert (row.pctr, row.price_micros, row.position) == (0.0123, 120_000, 3)
+    with db.read() as session:
+        (logged,) = session.scalars(select(AuctionLog))
+    assert (logged.user, logged.candidates, logged.at) == (user, candidates, SERVED_AT)
+    assert logged.slots is None  # JSON null, as SQLAlchemy's own INSERT stores None
+    assert logged.id is not None
+
+
+def test_rows_roll_back_with_their_transaction(db):
+    with pytest.raises(RuntimeError), db.transaction() as session:
+        append_rows(session, ServedAd.__table__, [served(1), served(2)])
+        raise RuntimeError("the owner of the transaction gives up")
+    assert stored(db) == []
+
+
+def test_rows_must_share_their_keys(db):
+    with pytest.raises(ValueError, match="same keys"), db.transaction() as session:
+        append_rows(session, ServedAd.__table__, [served(1), {"impression_id": "imp_2"}])
+    assert stored(db) == []

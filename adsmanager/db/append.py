@@ -1,0 +1,59 @@
+"""Appends many rows to a table at once: PostgreSQL's COPY there, an executemany INSERT on
+SQLite.
+
+The auction's log writer runs in the serving worker, so its CPU is taken from requests. For
+120 served ads (a fifth of a second at half load) COPY costs the worker about 1.3 ms of CPU
+against 5.5 ms for SQLAlchemy's INSERT, and the server about half the time. On SQLite the
+database's own work dominates and COPY does not exist, so the INSERT stays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from psycopg import sql
+from sqlalchemy import JSON, Table
+from sqlalchemy.orm import Session
+from sqlalchemy.types import TypeDecorator
+
+
+def append_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows`` (dicts with the same keys) into ``table`` in ``session``'s
+    transaction."""
+    if not rows:
+        return
+    if any(row.keys() != rows[0].keys() for row in rows):
+        raise ValueError("append_rows needs the same keys in every row")
+    if session.get_bind().dialect.name != "postgresql":
+        session.execute(table.insert(), rows)
+        return
+    names = list(rows[0])
+    dialect = session.get_bind().dialect
+    columns = [(name, _to_copy(table.c[name].type, dialect)) for name in names]
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(table.name), sql.SQL(", ").join(map(sql.Identifier, names))
+    )
+    # The session's own connection: the rows commit or roll back with its transaction.
+    cursor = session.connection().connection.driver_connection.cursor()
+    with cursor, cursor.copy(statement) as copy:
+        for row in rows:
+            copy.write_row(
+                [row[name] if convert is None else convert(row[name]) for name, convert in columns]
+            )
+
+
+def _to_copy(column_type, dialect) -> Callable[[Any], Any] | None:
+    """What turns a row's value into what COPY stores, as the column type's own bind
+    processing would: JSON as its text (SQLAlchemy's JSON stores None as JSON null, and so
+    does this), a TypeDecorator's value as it binds it."""
+    if isinstance(column_type, JSON):
+        return _json_text
+    if isinstance(column_type, TypeDecorator):
+        return lambda value: column_type.process_bind_param(value, dialect)
+    return None
+
+
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value).decode()
