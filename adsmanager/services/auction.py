@@ -18,7 +18,7 @@ from adsmanager.services import reference
 from adsmanager.services.errors import invalid
 from adsmanager.serving.runtime import Serving
 from auction import engine
-from auction.features import FEATURE_SPEC_HASH, matrix, vectorize
+from auction.features import FEATURE_SPEC_HASH, matrix
 from auction.history import CtrHistory
 from auction.insertion import AdLoadOutOfRange, apply_overrides
 from auction.tokens import CLICK, IMPRESSION, TrackedEvent
@@ -85,10 +85,15 @@ def _log(
     history: CtrHistory,
 ) -> None:
     winners = {w.placement.position: w for w in outcome.winners}
-    for item in items:
-        if item["type"] != "ad":
-            continue
-        winner = winners[item["position"]]
+    served = [item for item in items if item["type"] == "ad"]
+    # What the model reads, from the same history the auction used: the page's rows in one
+    # pass (each row equals ``vectorize`` of its ad).
+    ad_groups = [winners[item["position"]].ad_group for item in served]
+    positions = [item["position"] for item in served]
+    rows = (
+        matrix(request.user, ad_groups, positions, request.now, history).tolist() if served else []
+    )
+    for item, features in zip(served, rows, strict=True):
         serving.logs.put(
             ServedAd,
             {
@@ -104,10 +109,7 @@ def _log(
                 "price_micros": item["price_micros"],
                 "pctr": item["pctr"],
                 "model_version": outcome.model_version,
-                # What the model reads, from the same history the auction used.
-                "features": vectorize(
-                    request.user, winner.ad_group, item["position"], request.now, history
-                ),
+                "features": features,
                 "feature_spec": FEATURE_SPEC_HASH,
             },
         )
