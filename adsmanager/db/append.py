@@ -56,4 +56,15 @@ def _to_copy(column_type, dialect) -> Callable[[Any], Any] | None:
 
 
 def _json_text(value: Any) -> str:
-    return orjson.dumps(value).decode()
+    # What SQLAlchemy's JSON type would write with the standard library's json: dict keys
+    # that are numbers become strings, and subclasses of float and int (numpy's float64)
+    # are numbers, so a row stores the same on either database.
+    return orjson.dumps(value, default=_number, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+def _number(value: Any) -> float | int:
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, int):
+        return int(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")

@@ -5,6 +5,7 @@ import time
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
 
+import numpy as np
 import pytest
 from sqlalchemy import select
 
@@ -98,19 +99,21 @@ def test_every_value_is_stored_as_given(db):
         ),
     )
     user = {"id": AWKWARD, "interests": ["a\tb", "ü"], "age": None, "nested": {"k": [1, 2.5]}}
-    candidates = [{"ad_id": "ad_1", "features": [0.1, -2.0], "note": AWKWARD}]
-    writer.put(
-        AuctionLog,
-        {
-            "request_id": "r",
-            "at": SERVED_AT,
-            "model_version": "m",
-            "user": user,
-            "candidates": candidates,
-            "slots": None,
-            "feature_spec": "spec",
-        },
-    )
+    # numpy's float64 is a float, as the standard library's json takes it; keys that are
+    # numbers become strings, as there.
+    candidates = [{"ad_id": "ad_1", "features": [0.1, np.float64(-2.0)], "note": AWKWARD}]
+    slots = {3: "third"}
+    logged_auction = {
+        "request_id": "r",
+        "at": SERVED_AT,
+        "model_version": "m",
+        "user": user,
+        "candidates": candidates,
+        "slots": slots,
+        "feature_spec": "spec",
+    }
+    writer.put(AuctionLog, logged_auction)
+    writer.put(AuctionLog, {**logged_auction, "request_id": "no slots", "slots": None})
     writer.flush()
 
     (row,) = stored(db)
@@ -121,9 +124,13 @@ def test_every_value_is_stored_as_given(db):
     assert row.feature_spec is None
     assert (row.pctr, row.price_micros, row.position) == (0.0123, 120_000, 3)
     with db.read() as session:
-        (logged,) = session.scalars(select(AuctionLog))
+        logged, without_slots = session.scalars(select(AuctionLog).order_by(AuctionLog.id))
+        # None is JSON null, as SQLAlchemy's JSON type stores it, not SQL NULL.
+        sql_nulls = session.scalars(select(AuctionLog.id).where(AuctionLog.slots.is_(None)))
+        assert list(sql_nulls) == []
+    assert without_slots.slots is None
     assert (logged.user, logged.candidates, logged.at) == (user, candidates, SERVED_AT)
-    assert logged.slots is None  # JSON null, as SQLAlchemy's own INSERT stores None
+    assert logged.slots == {"3": "third"}
     assert logged.id is not None
 
 
