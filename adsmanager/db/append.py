@@ -3,8 +3,8 @@ SQLite.
 
 The auction's log writer runs in the serving worker, so its CPU is taken from requests. For
 120 served ads (a fifth of a second at half load) COPY costs the worker about 1.3 ms of CPU
-against 5.5 ms for SQLAlchemy's INSERT, and the server about half the time. On SQLite the
-database's own work dominates and COPY does not exist, so the INSERT stays.
+against 5.5 ms for SQLAlchemy's INSERT, and the batch takes half the time. SQLite has no
+COPY, and there the database's own work dominates the INSERT's cost, so the INSERT stays.
 """
 
 from __future__ import annotations
