@@ -2,8 +2,8 @@
 SQLite.
 
 The auction's log writer runs in the serving worker, so its CPU is taken from requests. For
-120 served ads (a fifth of a second at half load) COPY costs the worker about 1.3 ms of CPU
-against 5.5 ms for SQLAlchemy's INSERT, and the batch takes half the time. SQLite has no
+120 served ads (a fifth of a second at half load) COPY costs the worker 1.1–1.7 ms of CPU
+against 5.4–6.7 ms for SQLAlchemy's INSERT, and the batch takes half the time. SQLite has no
 COPY, and there the database's own work dominates the INSERT's cost, so the INSERT stays.
 """
 
