@@ -20,27 +20,38 @@ from sqlalchemy.types import TypeDecorator
 
 
 def append_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Insert ``rows`` (dicts with the same keys) into ``table`` in ``session``'s
-    transaction."""
+    """Insert ``rows`` (dicts with the same keys, by column key) into ``table`` in
+    ``session``'s transaction.
+
+    Meant for append-only logs of plain values: str, int, float, bool, None, aware datetimes
+    for ``UTCDateTime`` and JSON documents of those. COPY writes JSON and TypeDecorator
+    columns as their types would bind them and hands everything else to psycopg as it is,
+    so an int column wants an int (INSERT would round a float). JSON's NaN and infinity
+    become null there. Every column with a Python-side default must be given: COPY would
+    not apply it. On PostgreSQL a failure is psycopg's exception, not SQLAlchemy's."""
     if not rows:
         return
     if any(row.keys() != rows[0].keys() for row in rows):
         raise ValueError("append_rows needs the same keys in every row")
+    defaulted = [c.key for c in table.columns if c.default is not None and c.key not in rows[0]]
+    if defaulted:
+        raise ValueError(f"append_rows needs a value for {', '.join(defaulted)} in each row")
     if session.get_bind().dialect.name != "postgresql":
         session.execute(table.insert(), rows)
         return
-    names = list(rows[0])
+    keys = list(rows[0])
     dialect = session.get_bind().dialect
-    columns = [(name, _to_copy(table.c[name].type, dialect)) for name in names]
+    columns = [(key, _to_copy(table.c[key].type, dialect)) for key in keys]
+    name = (table.schema, table.name) if table.schema else (table.name,)
     statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
-        sql.Identifier(table.name), sql.SQL(", ").join(map(sql.Identifier, names))
+        sql.Identifier(*name), sql.SQL(", ").join(sql.Identifier(table.c[key].name) for key in keys)
     )
     # The session's own connection: the rows commit or roll back with its transaction.
     cursor = session.connection().connection.driver_connection.cursor()
     with cursor, cursor.copy(statement) as copy:
         for row in rows:
             copy.write_row(
-                [row[name] if convert is None else convert(row[name]) for name, convert in columns]
+                [row[key] if convert is None else convert(row[key]) for key, convert in columns]
             )
 
 
@@ -58,7 +69,7 @@ def _to_copy(column_type, dialect) -> Callable[[Any], Any] | None:
 def _json_text(value: Any) -> str:
     # What SQLAlchemy's JSON type would write with the standard library's json: dict keys
     # that are numbers become strings, and subclasses of float and int (numpy's float64)
-    # are numbers, so a row stores the same on either database.
+    # are numbers, so a row of plain values stores the same on either database.
     return orjson.dumps(value, default=_number, option=orjson.OPT_NON_STR_KEYS).decode()
 
 

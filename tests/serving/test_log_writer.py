@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from adsmanager.db.append import append_rows
-from adsmanager.db.delivery import AuctionLog, ServedAd
+from adsmanager.db.delivery import AdEvent, AuctionLog, ServedAd
 from adsmanager.serving.log_writer import LogWriter
 
 SERVED_AT = datetime(2026, 11, 27, 12, 0, 0, 250_001, tzinfo=UTC)
@@ -145,3 +145,17 @@ def test_rows_must_share_their_keys(db):
     with pytest.raises(ValueError, match="same keys"), db.transaction() as session:
         append_rows(session, ServedAd.__table__, [served(1), {"impression_id": "imp_2"}])
     assert stored(db) == []
+
+
+def test_rows_may_list_their_keys_in_any_order(db):
+    reordered = dict(reversed(served(2, request_id="second").items()))
+    with db.transaction() as session:
+        append_rows(session, ServedAd.__table__, [served(1), reordered])
+    assert [(row.request_id, row.position) for row in stored(db)] == [("req_1", 3), ("second", 3)]
+
+
+def test_a_column_with_a_python_default_must_be_given(db):
+    """COPY would not apply ``received_at``'s default: refused on both databases alike."""
+    event = {"impression_id": "imp_1", "event_type": "impression"}  # and no received_at
+    with pytest.raises(ValueError, match="received_at"), db.transaction() as session:
+        append_rows(session, AdEvent.__table__, [event])
