@@ -4,6 +4,7 @@ and paying approved runs only when the platform turned automatic paying on."""
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
@@ -12,7 +13,28 @@ from adsmanager.jobs import by_name, schedule_for
 from adsmanager.jobs.runner import run_job
 from adsmanager.services import payout_runs
 from adsmanager.vocabulary import PayoutRunStatus
-from tests.fund_data import FINANCE, YESTERDAY, add_creator, set_rules, trailing_views, views
+from tests.fund_data import (
+    FINANCE,
+    TODAY,
+    YESTERDAY,
+    add_creator,
+    set_rules,
+    trailing_views,
+    views,
+)
+
+
+def fixtures_clock() -> datetime:
+    """The clock, stopped at the end of the day ``tests.fund_data`` read once, at import: a
+    run that crosses midnight UTC would otherwise compute a yesterday the fixtures do not
+    know (CI failed so at 00:00)."""
+    now = utcnow()
+    return now if now.date() == TODAY else datetime.combine(TODAY, time.max, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _jobs_read_the_fixtures_clock(monkeypatch) -> None:
+    monkeypatch.setattr("adsmanager.jobs.creator_fund.utcnow", fixtures_clock)
 
 
 def test_the_daily_computation_runs_at_the_configured_time(app):
@@ -57,14 +79,12 @@ def test_the_daily_job_computes_yesterdays_draft_and_never_an_approved_one(db, a
 def test_a_late_daily_computation_catches_up_on_the_days_it_missed(db, app):
     """The job last succeeded three days ago (drafting the day before): the next run drafts
     the two days it missed as well as yesterday, and nothing before."""
-    from datetime import timedelta
-
     from adsmanager.db.jobs import JobRun
 
     settings = app.extensions["adsmanager.settings"]
     set_rules(db, pool_mode="FIXED", fixed_pool_micros_per_day=50_000_000)
     _eligible(db, "alice")
-    three_days_ago = utcnow() - timedelta(days=3)
+    three_days_ago = fixtures_clock() - timedelta(days=3)
     with db.transaction() as session:
         session.add(
             JobRun(

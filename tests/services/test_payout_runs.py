@@ -215,8 +215,8 @@ def test_runs_may_not_overlap_and_the_period_must_be_over(db, fixed_pool):
     with pytest.raises(Conflict) as raised:
         payout_runs.compute(db, month, FINANCE, utcnow())
     assert raised.value.code == "overlapping_run"
-    with pytest.raises(InvalidInput):
-        compute(db, TODAY)
+    with pytest.raises(InvalidInput):  # today, read now: TODAY may be over past midnight
+        compute(db, utcnow().date())
     for bad in ("2026-13", "2026-02-30", "yesterday", "2026-1-1"):
         with pytest.raises(InvalidInput):
             payout_runs.parse_period(bad)
