@@ -9,33 +9,13 @@ from sqlalchemy.exc import DBAPIError
 
 from adsmanager.db.delivery import AdEvent, DeliveryHour, ServedAd
 from adsmanager.db.upsert import insert_rows
+from tests.delivery_data import served_ad_row
 
 HOUR = datetime(2026, 11, 29, 9, tzinfo=UTC)
 
 
-def _served(number: int, **fields) -> dict:
-    return {
-        "impression_id": f"imp_{number}",
-        "request_id": f"req_{number}",
-        "served_at": HOUR,
-        "user_id": "u1",
-        "ad_id": "ad_1",
-        "ad_group_id": "adg_1",
-        "advertiser_id": "adv_1",
-        "position": 3 + number,
-        "billing_event": "CPC",
-        "price_micros": 10**9 + number,
-        "pctr": 0.0125 * (number + 1),
-        "model_version": "lgbm-1",
-        # A JSON list is one value, not a dimension of the array it travels in.
-        "features": [float(number), -1.0, 0.5],
-        "feature_spec": "f" * 64,
-        **fields,
-    }
-
-
 def test_rows_round_trip(db):
-    rows = [_served(n) for n in range(3)]
+    rows = [served_ad_row(n) for n in range(3)]
     table = ServedAd.__table__
     with db.transaction() as session:
         session.execute(*insert_rows(session, table, rows))
@@ -74,9 +54,9 @@ def test_conflicts_update_and_return_only_what_was_inserted(db):
 
     served = ServedAd.__table__
     with db.transaction() as session:
-        session.execute(*insert_rows(session, served, [_served(0)]))
+        session.execute(*insert_rows(session, served, [served_ad_row(0)]))
     with db.transaction() as session:
-        insert, parameters = insert_rows(session, served, [_served(0), _served(1)])
+        insert, parameters = insert_rows(session, served, [served_ad_row(0), served_ad_row(1)])
         statement = insert.on_conflict_do_nothing(index_elements=["impression_id"]).returning(
             served.c.impression_id
         )
@@ -120,7 +100,7 @@ def test_a_string_too_long_for_its_column_is_never_cut_short(db):
     table = ServedAd.__table__
     try:
         with db.transaction() as session:
-            session.execute(*insert_rows(session, table, [_served(0, impression_id=long_id)]))
+            session.execute(*insert_rows(session, table, [served_ad_row(0, impression_id=long_id)]))
     except DBAPIError:
         assert db.engine.dialect.name == "postgresql"
         return
@@ -129,7 +109,7 @@ def test_a_string_too_long_for_its_column_is_never_cut_short(db):
 
 
 def test_rows_must_share_their_keys_and_be_there(db):
-    rows = [_served(0), {**_served(1), "extra": 1}]
+    rows = [served_ad_row(0), {**served_ad_row(1), "extra": 1}]
     with db.transaction() as session:
         with pytest.raises(ValueError, match="same keys"):
             insert_rows(session, ServedAd.__table__, rows)

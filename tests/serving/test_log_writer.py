@@ -12,6 +12,7 @@ from sqlalchemy import select
 from adsmanager.db.append import append_rows
 from adsmanager.db.delivery import AdEvent, AuctionLog, ServedAd
 from adsmanager.serving.log_writer import LogWriter
+from tests.delivery_data import served_ad_row
 
 SERVED_AT = datetime(2026, 11, 27, 12, 0, 0, 250_001, tzinfo=UTC)
 
@@ -30,26 +31,6 @@ class CountingDatabase:
             yield session
 
 
-def served(number: int, **overrides) -> dict:
-    return {
-        "impression_id": f"imp_{number:06d}",
-        "request_id": f"req_{number}",
-        "served_at": SERVED_AT,
-        "user_id": "u_1",
-        "ad_id": "ad_1",
-        "ad_group_id": "ag_1",
-        "advertiser_id": "adv_1",
-        "position": 3,
-        "billing_event": "CPC",
-        "price_micros": 120_000,
-        "pctr": 0.0123,
-        "model_version": "m_1",
-        "features": [1.0, 0.5, -1.0, 1e-9, 123456.789],
-        "feature_spec": "spec",
-        **overrides,
-    }
-
-
 def stored(db) -> list[ServedAd]:
     with db.read() as session:
         return list(session.scalars(select(ServedAd).order_by(ServedAd.impression_id)))
@@ -59,7 +40,7 @@ def test_rows_of_many_requests_share_one_transaction(db):
     counting = CountingDatabase(db)
     writer = LogWriter(counting, interval_seconds=0.5)
     for number in range(5):  # auctions a little apart, well within one interval
-        writer.put(ServedAd, served(number))
+        writer.put(ServedAd, served_ad_row(number))
         time.sleep(0.02)
     deadline = time.monotonic() + 10
     while not counting.transactions and time.monotonic() < deadline:
@@ -74,7 +55,7 @@ def test_flush_writes_in_batches_of_at_most_batch_size(db):
     counting = CountingDatabase(db)
     writer = LogWriter(counting, batch_size=20, interval_seconds=60)
     for number in range(45):
-        writer.put(ServedAd, served(number))
+        writer.put(ServedAd, served_ad_row(number))
     writer.flush()
     assert counting.transactions == 3
     assert len(stored(db)) == 45
@@ -90,12 +71,16 @@ def test_every_value_is_stored_as_given(db):
     writer = LogWriter(db, interval_seconds=60)
     writer.put(
         ServedAd,
-        served(
+        served_ad_row(
             1,
             request_id=AWKWARD,
             user_id="\\.",  # COPY's end-of-data marker, as a value
             served_at=SERVED_AT.astimezone(kolkata),
             feature_spec=None,
+            position=3,
+            price_micros=120_000,
+            pctr=0.0123,
+            features=[1.0, 0.5, -1.0, 1e-9, 123456.789],
         ),
     )
     user = {"id": AWKWARD, "interests": ["a\tb", "ü"], "age": None, "nested": {"k": [1, 2.5]}}
@@ -136,21 +121,21 @@ def test_every_value_is_stored_as_given(db):
 
 def test_rows_roll_back_with_their_transaction(db):
     with pytest.raises(RuntimeError), db.transaction() as session:
-        append_rows(session, ServedAd.__table__, [served(1), served(2)])
+        append_rows(session, ServedAd.__table__, [served_ad_row(1), served_ad_row(2)])
         raise RuntimeError("the owner of the transaction gives up")
     assert stored(db) == []
 
 
 def test_rows_must_share_their_keys(db):
     with pytest.raises(ValueError, match="same keys"), db.transaction() as session:
-        append_rows(session, ServedAd.__table__, [served(1), {"impression_id": "imp_2"}])
+        append_rows(session, ServedAd.__table__, [served_ad_row(1), {"impression_id": "imp_2"}])
     assert stored(db) == []
 
 
 def test_rows_may_list_their_keys_in_any_order(db):
-    reordered = dict(reversed(served(2, request_id="second").items()))
+    reordered = dict(reversed(served_ad_row(2, request_id="second", position=3).items()))
     with db.transaction() as session:
-        append_rows(session, ServedAd.__table__, [served(1), reordered])
+        append_rows(session, ServedAd.__table__, [served_ad_row(1, position=3), reordered])
     assert [(row.request_id, row.position) for row in stored(db)] == [("req_1", 3), ("second", 3)]
 
 
