@@ -128,6 +128,7 @@ _TYPED_SETTINGS: dict[str, Callable[[str], Any]] = {
     "retrain_trees": _integer(1),
     "auto_activate_models": _boolean,
     "balance_refresh_seconds": _seconds(zero=False),
+    "spend_refresh_seconds": _seconds(zero=False),
     "min_top_up_micros": _integer(1),
     "max_top_up_micros": _integer(1),
     "payout_compute_at": _time_of_day,
@@ -187,6 +188,10 @@ class Settings:
     # How often each worker re-reads advertisers' balances less their unposted spend; an
     # advertiser whose money runs out stops serving within about this long.
     balance_refresh_seconds: float = 1.0
+    # How often each worker raises its in-process spend counters to the spend the database
+    # has recorded, which holds the other workers' charges: a budget spent through another
+    # worker stops within about this long. Unused with Redis, which every worker shares.
+    spend_refresh_seconds: float = 10.0
     # Top-up limits, in micros of the advertiser's currency.
     min_top_up_micros: int = 1_000_000
     max_top_up_micros: int = 1_000_000_000_000

@@ -167,6 +167,7 @@ def serving(app, db):
         snapshot_refresh_seconds=0,
         history_refresh_seconds=0,
         balance_refresh_seconds=0,
+        spend_refresh_seconds=0,
     )
     runtime = Serving(settings, db)
     app.extensions["adsmanager.serving"] = runtime

@@ -181,18 +181,20 @@ def ingest(
             verified[key] = (index, event)
     new: set[tuple[str, str]] = set()
     if verified:
-        with db.transaction() as session:
-            new = _record(session, [event for _, event in verified.values()], now)
-            accepted = [event for key, (_, event) in verified.items() if key in new]
-            _add_to_delivery(session, accepted, now)
-            charges = _charges(session, accepted, now)
-        try:
-            counters.add(charges)
-        except Exception:
-            # The events are recorded and will be paid for: answer so. A 500 would have the
-            # feed service retry, and the retry would find only duplicates. The counters lag
-            # until a serving process raises them to the recorded spend (on its start).
-            log.exception("the spend counters missed %d accepted charges", len(charges))
+        with counters.charging():
+            with db.transaction() as session:
+                new = _record(session, [event for _, event in verified.values()], now)
+                accepted = [event for key, (_, event) in verified.items() if key in new]
+                _add_to_delivery(session, accepted, now)
+                charges = _charges(session, accepted, now)
+            try:
+                counters.add(charges)
+            except Exception:
+                # The events are recorded and will be paid for: answer so. A 500 would have
+                # the feed service retry, and the retry would find only duplicates. The
+                # counters lag until they are raised to the recorded spend (Redis: when a
+                # serving process starts).
+                log.exception("the spend counters missed %d accepted charges", len(charges))
     for key, (index, event) in verified.items():
         is_new = key in new
         results[index] = EventResult(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import NamedTuple, Protocol
@@ -107,12 +108,25 @@ class Counters(Protocol):
 
     def advertiser_spend(self, advertiser_ids: Sequence[str]) -> list[int]: ...
 
+    def charging(self) -> AbstractContextManager[object]:
+        """Held by the events path from before it commits charges until it has added them,
+        and by a catch-up with the recorded spend: a catch-up then never reads a charge
+        from the database that ``add`` will count again."""
+        ...
+
 
 class InProcessCounters:
+    """One worker's counters: they see the charges this worker takes. The others' reach
+    them through the database (``recorded_spend.catch_up``, every few seconds)."""
+
     def __init__(self) -> None:
         self._spend: dict[tuple | str, int] = defaultdict(int)
         self._views: dict[str, list[float]] = defaultdict(list)
         self._lock = threading.Lock()
+        self._charging = threading.Lock()
+
+    def charging(self) -> AbstractContextManager[object]:
+        return self._charging
 
     def read(self, keys, user_id, windows, advertiser_ids, now) -> Readings:
         return Readings(
@@ -205,6 +219,12 @@ class RedisCounters:
         import redis
 
         self._redis = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=1)
+
+    def charging(self) -> AbstractContextManager[object]:
+        # Every worker adds its charges here, so none catches up from the database while
+        # serving (``recorded_spend.catch_up``), and no lock in one process could cover the
+        # others' charges.
+        return nullcontext()
 
     def read(self, keys, user_id, windows, advertiser_ids, now) -> Readings:
         # One round trip for the lot: the auction waits for it.

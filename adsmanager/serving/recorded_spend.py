@@ -1,13 +1,19 @@
 """What the database has recorded of each ad group's and campaign's spend: where the spend
-counters that budgets and pacing read start from.
+counters that budgets and pacing read start from, and what in-process counters catch up with.
 
 The events path adds each accepted charge to the counters after committing it. Kept in
-process (the embedded default) the counters start empty with every worker; in Redis they
-are empty after a flush or on a first deployment. Either way a budget already spent would
-serve, and charge, again. So a serving process raises each counter to what the database has
-recorded before it serves: each ad group's and campaign's spend on the advertiser's local
-day, and the lifetime spend of those with a lifetime budget. Raising, never lowering: a
-counter already ahead (a charge counted while the database was read) keeps its count.
+process (the embedded default) the counters start empty with every worker and then see only
+that worker's charges; in Redis they are empty after a flush or on a first deployment.
+Either way a budget already spent would serve, and charge, again. So a serving process
+raises each counter to what the database has recorded before it serves (``catch_up``): each
+ad group's and campaign's spend on the advertiser's local day, and the lifetime spend of
+those with a lifetime budget. A worker with in-process counters catches up again every
+``spend_refresh_seconds``, so the other workers' charges stop a budget within about that
+long. Raising, never lowering: a counter already ahead keeps its count. A catch-up holds
+the counters' ``charging`` lock, which the events path holds from its commit until its
+charges are added, so it never reads a charge that ``add`` then counts a second time. Redis
+counters catch up only when a process starts: there one process could read a charge that
+another has committed and not yet added.
 
 Spend is recorded per UTC hour (``delivery_hourly``). Where the advertiser's local midnight
 falls inside an hour (time zones 30 or 45 minutes off the hour), that hour's spend counts
@@ -24,7 +30,7 @@ from sqlalchemy import func, select
 from adsmanager.db.database import Database
 from adsmanager.db.delivery import DeliveryHour
 from adsmanager.db.models import AdGroup, Advertiser, Campaign
-from adsmanager.serving.counters import CounterKey
+from adsmanager.serving.counters import CounterKey, Counters
 from adsmanager.vocabulary import BudgetMode
 
 HOUR = timedelta(hours=1)
@@ -77,6 +83,12 @@ def recorded_spend(db: Database, now: datetime) -> dict[CounterKey, int]:
                 if micros:
                     totals[(level, owner_id, None)] = int(micros)
     return totals
+
+
+def catch_up(db: Database, counters: Counters, now: datetime | None = None) -> None:
+    """Raise ``counters`` to the spend recorded in ``db`` at ``now`` (default: the clock)."""
+    with counters.charging():
+        counters.raise_spend(recorded_spend(db, now or datetime.now(UTC)))
 
 
 def _local_day_start(zone: str, now: datetime) -> tuple[date, datetime]:

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from adsmanager.config import Settings, instance_path
 from adsmanager.db.database import Database
 from adsmanager.services import reference
+from adsmanager.serving.background import poll_forever
 from adsmanager.serving.balances import BalanceHolder
 from adsmanager.serving.counters import Counters, make_counters
 from adsmanager.serving.history import HistoryHolder
 from adsmanager.serving.log_writer import LogWriter
 from adsmanager.serving.models import ModelHolder
-from adsmanager.serving.recorded_spend import recorded_spend
+from adsmanager.serving.recorded_spend import catch_up
 from adsmanager.serving.snapshot import SnapshotHolder
 from auction.ctr import ConstantPredictor, CtrPredictor, LightGBMPredictor
 from auction.eligibility import local_day
@@ -90,7 +91,14 @@ class Serving:
         self.settings = settings
         self.counters = make_counters(settings.redis_url)
         # Before anything is served: budgets already spent must not serve again.
-        self.counters.raise_spend(recorded_spend(db, datetime.now(UTC)))
+        catch_up(db, self.counters)
+        if settings.redis_url is None:
+            # One worker's counters: the other workers' charges reach them from the database.
+            poll_forever(
+                "spend-catch-up",
+                settings.spend_refresh_seconds,
+                lambda: catch_up(db, self.counters),
+            )
         self.balances = BalanceHolder(db, self.counters, settings.balance_refresh_seconds)
         self.state = CounterState(self.counters, self.balances)
         self.logs = LogWriter(db)

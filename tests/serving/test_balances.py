@@ -21,6 +21,7 @@ def _worker(app, db, **settings) -> Serving:
             snapshot_refresh_seconds=0,
             history_refresh_seconds=0,
             balance_refresh_seconds=0,
+            spend_refresh_seconds=0,
             **settings,
         ),
         db,

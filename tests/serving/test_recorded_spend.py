@@ -1,14 +1,17 @@
 """Spend counters start from the spend the database has recorded: a restarted worker
 (in-process counters) or a flushed Redis must not serve a budget that is already spent."""
 
+import threading
+import time
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from adsmanager.db.delivery import DeliveryHour
+from adsmanager.services import events
 from adsmanager.serving.counters import Charge, InProcessCounters, RedisCounters, SpendKey
-from adsmanager.serving.recorded_spend import recorded_spend
+from adsmanager.serving.recorded_spend import catch_up, recorded_spend
 from adsmanager.serving.runtime import Serving
 from auction.types import Spend
 from tests.api.test_auction import CPM, ads_of, auction, servable
@@ -183,3 +186,76 @@ def test_raising_spend_never_lowers_a_counter(shared, request):
         client = redis.Redis.from_url(request.getfixturevalue("redis_url"))
         assert 0 < client.ttl(f"spend:cmp:cmp_1:{day}") <= RedisCounters.DAY_TTL_SECONDS
         assert client.ttl("spend:adg:adg_1") == -1
+
+
+def test_in_process_workers_catch_up_with_each_others_spend(app, admin, acme, feed, serving, db):
+    """Each worker's in-process counters see its own charges; a catch-up adds the others'
+    from the database, and a budget spent through one worker then stops the other."""
+    other = Serving(serving.settings, db)
+    servable(admin, acme[1], {"budget_micros": 300}, **CPM, pacing="ACCELERATED")
+    try:
+        for number in range(3):  # spent through the fixture's worker
+            [placed] = ads_of(auction(feed, request_id=f"spend{number}"))
+            post_events(feed, [placed["tracking"]["impression"]])
+        app.extensions["adsmanager.serving"] = other
+        assert len(ads_of(auction(feed, request_id="unaware"))) == 1
+        catch_up(db, other.counters)
+        assert ads_of(auction(feed, request_id="caught-up")) == []
+    finally:
+        app.extensions["adsmanager.serving"] = serving
+        other.logs.flush()
+    assert charged(db) == 300
+
+
+def test_a_worker_catches_up_on_its_own(app, admin, acme, feed, serving, db):
+    """The catch-up runs in the background every ``spend_refresh_seconds``."""
+    other = Serving(replace(serving.settings, spend_refresh_seconds=0.05), db)
+    servable(admin, acme[1], {"budget_micros": 100}, **CPM, pacing="ACCELERATED")
+    try:
+        [placed] = ads_of(auction(feed, request_id="spend"))
+        post_events(feed, [placed["tracking"]["impression"]])
+        app.extensions["adsmanager.serving"] = other
+        deadline = time.monotonic() + 10
+        while ads_of(auction(feed, request_id=f"other{time.monotonic()}")):
+            assert time.monotonic() < deadline, "the other worker never caught up"
+            time.sleep(0.05)
+    finally:
+        app.extensions["adsmanager.serving"] = serving
+        other.logs.flush()
+
+
+class _PausedAdd(InProcessCounters):
+    """Counters whose ``add`` waits, as if the worker were descheduled between the events'
+    commit and their count."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.committed, self.resume = threading.Event(), threading.Event()
+
+    def add(self, charges) -> None:
+        self.committed.set()
+        assert self.resume.wait(10)
+        super().add(charges)
+
+
+def test_a_catch_up_never_counts_a_charge_that_add_will_count(admin, acme, feed, serving, db):
+    lifetime = {"budget_mode": "LIFETIME", "budget_micros": 1_000_000}  # caught up with too
+    group, _ = servable(admin, acme[1], lifetime, **CPM)
+    [placed] = ads_of(auction(feed, request_id="r"))
+    counters = _PausedAdd()
+    token = placed["tracking"]["impression"]
+    charging = threading.Thread(
+        target=events.ingest, args=(db, counters, serving.signer, [token], datetime.now(UTC))
+    )
+    charging.start()
+    assert counters.committed.wait(10)
+    catching_up = threading.Thread(target=catch_up, args=(db, counters))
+    catching_up.start()
+    catching_up.join(0.5)  # without the lock it reads the committed charge and raises to it
+    counters.resume.set()
+    charging.join(10)
+    catching_up.join(10)
+    assert not charging.is_alive() and not catching_up.is_alive()
+    assert charged(db) == 100
+    [spend] = counters.read([(group["id"], group["campaign_id"], NOW.date())], "u", [], [], NOW)[0]
+    assert spend.campaign_lifetime_micros == 100
