@@ -116,7 +116,9 @@ class AdGroup:
 # Hashed by value all the same, so the frozen Placement that holds a Bid stays hashable.
 @dataclass(slots=True, unsafe_hash=True)
 class Spend:
-    """Spend so far, as the shared counters know it; days are the advertiser's days."""
+    """Spend so far, as the shared counters know it; days are the advertiser's days. Only
+    the totals the ad group's budgets count are read (a campaign with a daily budget: its
+    spend today, not its lifetime spend); the others are 0."""
 
     ad_group_today_micros: int = 0
     ad_group_lifetime_micros: int = 0

@@ -41,7 +41,7 @@ class _Balances:
 
 def _candidates(count: int) -> list[AdGroup]:
     """A chunk as the first stage hands it over: ad groups of several campaigns and
-    advertisers, a third of them with a frequency cap."""
+    advertisers, half of them with a budget of their own, a third with a frequency cap."""
     return [
         AdGroup(
             ad_group_id=f"adg_{n}",
@@ -56,6 +56,7 @@ def _candidates(count: int) -> list[AdGroup]:
             campaign_start=NOW - timedelta(days=9),
             campaign_end=None,
             campaign_budget=Budget("DAILY", 10**9),
+            ad_group_budget=Budget("DAILY", 10**8) if n % 2 else None,
             frequency_cap=(3, 24) if n % 3 == 0 else None,
         )
         for n in range(count)

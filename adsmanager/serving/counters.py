@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import NamedTuple, Protocol
 
-from auction.types import Spend
-
 
 @dataclass(frozen=True, slots=True)
 class SpendKey:
@@ -45,24 +43,28 @@ class Charge:
     advertiser_id: str | None = None
 
 
+def _total_name(level: str, owner_id: str, day: str | None) -> str:
+    """The Redis key of a CounterKey's total; ``day`` in ISO format, None for lifetime."""
+    return f"spend:{level}:{owner_id}" if day is None else f"spend:{level}:{owner_id}:{day}"
+
+
 def _spend_names(ad_group_id: str, campaign_id: str, day: str) -> tuple[str, str, str, str]:
     """The Redis keys of a SpendKey's four totals; ``day`` in ISO format."""
     return (
-        f"spend:adg:{ad_group_id}:{day}",
-        f"spend:adg:{ad_group_id}",
-        f"spend:cmp:{campaign_id}:{day}",
-        f"spend:cmp:{campaign_id}",
+        _total_name("adg", ad_group_id, day),
+        _total_name("adg", ad_group_id, None),
+        _total_name("cmp", campaign_id, day),
+        _total_name("cmp", campaign_id, None),
     )
 
 
-def _spend_slots(key: SpendKey) -> tuple[tuple, tuple, tuple, tuple]:
-    """The in-process counters' keys for what ``_spend_names`` names: tuples, which cost
-    far less to build than strings, and the auction reads four per candidate."""
+def _spend_slots(key: SpendKey) -> tuple[CounterKey, CounterKey, CounterKey, CounterKey]:
+    """The in-process counters' keys of a SpendKey's four totals."""
     return (
         ("adg", key.ad_group_id, key.day),
-        ("adg", key.ad_group_id),
+        ("adg", key.ad_group_id, None),
         ("cmp", key.campaign_id, key.day),
-        ("cmp", key.campaign_id),
+        ("cmp", key.campaign_id, None),
     )
 
 
@@ -79,7 +81,7 @@ LONGEST_WINDOW_SECONDS = 720 * 3600
 
 
 class Readings(NamedTuple):
-    spends: list[Spend]  # per (ad group id, campaign id, advertiser's local day)
+    totals: list[int]  # per CounterKey
     seen: list[int]  # the viewer's impressions per (ad group id, window in hours)
     spent: list[int]  # per advertiser id
 
@@ -87,16 +89,15 @@ class Readings(NamedTuple):
 class Counters(Protocol):
     def read(
         self,
-        keys: Sequence[tuple[str, str, date]],
+        totals: Sequence[CounterKey],
         user_id: str,
         windows: Sequence[tuple[str, int]],
         advertiser_ids: Sequence[str],
         now: datetime,
     ) -> Readings:
-        """All the auction reads for a chunk of candidates, at once: the ``Spend`` of each
-        (ad group id, campaign id, advertiser's local day); how many impressions ``user_id``
-        had of each (ad group id, window in hours) since ``now`` less the window; each
-        advertiser's spend."""
+        """All the auction reads for a chunk of candidates, at once: each spend total; how
+        many impressions ``user_id`` had of each (ad group id, window in hours) since
+        ``now`` less the window; each advertiser's spend."""
         ...
 
     def add(self, charges: Iterable[Charge]) -> None: ...
@@ -120,7 +121,7 @@ class InProcessCounters:
     them through the database (``recorded_spend.catch_up``, every few seconds)."""
 
     def __init__(self) -> None:
-        self._spend: dict[tuple | str, int] = defaultdict(int)
+        self._spend: dict[CounterKey | str, int] = defaultdict(int)
         self._views: dict[str, list[float]] = defaultdict(list)
         self._lock = threading.Lock()
         self._charging = threading.Lock()
@@ -128,24 +129,13 @@ class InProcessCounters:
     def charging(self) -> AbstractContextManager[object]:
         return self._charging
 
-    def read(self, keys, user_id, windows, advertiser_ids, now) -> Readings:
+    def read(self, totals, user_id, windows, advertiser_ids, now) -> Readings:
+        get = self._spend.get
         return Readings(
-            self._spend_of(keys),
+            [get(key, 0) for key in totals],
             self._impressions_in_window(user_id, windows, now),
             self.advertiser_spend(advertiser_ids),
         )
-
-    def _spend_of(self, keys: Sequence[tuple[str, str, date]]) -> list[Spend]:
-        get = self._spend.get
-        return [
-            Spend(
-                get(("adg", ad_group, day), 0),
-                get(("adg", ad_group), 0),
-                get(("cmp", campaign, day), 0),
-                get(("cmp", campaign), 0),
-            )
-            for ad_group, campaign, day in keys
-        ]
 
     def _impressions_in_window(self, user_id, windows, now) -> list[int]:
         now_seconds = now.timestamp()
@@ -163,10 +153,9 @@ class InProcessCounters:
     def raise_spend(self, totals: Mapping[CounterKey, int]) -> None:
         spend = self._spend
         with self._lock:
-            for (level, owner_id, day), micros in totals.items():
-                slot = (level, owner_id) if day is None else (level, owner_id, day)
-                if spend.get(slot, 0) < micros:
-                    spend[slot] = micros
+            for key, micros in totals.items():
+                if spend.get(key, 0) < micros:
+                    spend[key] = micros
 
     def add(self, charges: Iterable[Charge]) -> None:
         with self._lock:
@@ -226,21 +215,11 @@ class RedisCounters:
         # others' charges.
         return nullcontext()
 
-    def read(self, keys, user_id, windows, advertiser_ids, now) -> Readings:
+    def read(self, totals, user_id, windows, advertiser_ids, now) -> Readings:
         # One round trip for the lot: the auction waits for it.
         pipe = self._redis.pipeline(transaction=False)
-        if keys:
-            days: dict[date, str] = {}  # a few zones, a few days: each written out once
-            for _, _, day in keys:
-                if day not in days:
-                    days[day] = day.isoformat()
-            pipe.mget(
-                [
-                    name
-                    for ad_group_id, campaign_id, day in keys
-                    for name in _spend_names(ad_group_id, campaign_id, days[day])
-                ]
-            )
+        if totals:
+            pipe.mget(_total_names(totals))
         if windows:
             now_seconds = now.timestamp()
             pipe.eval(
@@ -254,9 +233,8 @@ class RedisCounters:
         replies = pipe.execute()
         spent = [int(value or 0) for value in replies.pop()] if advertiser_ids else []
         seen = [int(count) for count in replies.pop()] if windows else []
-        totals = [int(value or 0) for value in replies.pop()] if keys else []
-        spends = [Spend(*totals[i : i + 4]) for i in range(0, len(totals), 4)]
-        return Readings(spends, seen, spent)
+        values = [int(value or 0) for value in replies.pop()] if totals else []
+        return Readings(values, seen, spent)
 
     def advertiser_spend(self, advertiser_ids: Sequence[str]) -> list[int]:
         if not advertiser_ids:
@@ -267,11 +245,10 @@ class RedisCounters:
     def raise_spend(self, totals: Mapping[CounterKey, int]) -> None:
         items = list(totals.items())
         for start in range(0, len(items), 1000):  # a script call of bounded size
-            names, arguments = [], []
-            for (level, owner_id, day), micros in items[start : start + 1000]:
-                # As _spend_names writes them.
-                name = f"spend:{level}:{owner_id}"
-                names.append(name if day is None else f"{name}:{day.isoformat()}")
+            batch = items[start : start + 1000]
+            names = _total_names([key for key, _ in batch])
+            arguments = []
+            for (_, _, day), micros in batch:
                 arguments += [str(int(micros)), "0" if day is None else str(self.DAY_TTL_SECONDS)]
             self._redis.eval(_RAISE_TO, len(names), *names, *arguments)
 
@@ -307,6 +284,16 @@ class RedisCounters:
             pipe.zremrangebyscore(name, "-inf", max(seen.values()) - LONGEST_WINDOW_SECONDS)
             pipe.expire(name, LONGEST_WINDOW_SECONDS)
         pipe.execute()
+
+
+def _total_names(totals: Iterable[CounterKey]) -> list[str]:
+    days: dict[date, str] = {}  # a few zones, a few days: each written out once
+    names = []
+    for level, owner_id, day in totals:
+        if day is not None and day not in days:
+            days[day] = day.isoformat()
+        names.append(_total_name(level, owner_id, None if day is None else days[day]))
+    return names
 
 
 def make_counters(redis_url: str | None) -> Counters:

@@ -12,18 +12,18 @@ from adsmanager.db.database import Database
 from adsmanager.services import reference
 from adsmanager.serving.background import poll_forever
 from adsmanager.serving.balances import BalanceHolder
-from adsmanager.serving.counters import Counters, make_counters
+from adsmanager.serving.counters import CounterKey, Counters, make_counters
 from adsmanager.serving.history import HistoryHolder
 from adsmanager.serving.log_writer import LogWriter
 from adsmanager.serving.models import ModelHolder
 from adsmanager.serving.recorded_spend import catch_up
 from adsmanager.serving.snapshot import SnapshotHolder
 from auction.ctr import ConstantPredictor, CtrPredictor, LightGBMPredictor
-from auction.eligibility import local_day
+from auction.eligibility import DAILY, local_day
 from auction.engine import AuctionConfig, ChunkCounts
 from auction.insertion import AdLoadLimits
 from auction.tokens import TokenSigner
-from auction.types import AdGroup, ReservePrices
+from auction.types import AdGroup, ReservePrices, Spend
 
 log = logging.getLogger(__name__)
 PRIOR_CTR = AuctionConfig.prior_ctr  # the first stage and the model-less predictor agree
@@ -50,19 +50,44 @@ class CounterState:
     def read(self, user_id: str, ad_groups: Sequence[AdGroup], now: datetime) -> ChunkCounts:
         minute = int(now.timestamp()) // 60
         days: dict[str, date] = {}  # this call's, by time zone
-        keys = []
+        # Only the totals the ad groups' budgets count: a campaign's daily or lifetime spend,
+        # and the ad group's own where it has a budget; each read once however many ad
+        # groups share it. Spend holds 0 for the others, which eligibility never reads.
+        totals: dict[CounterKey, int] = {}  # the position of each in the read
+        wanted = []
         for g in ad_groups:
             day = days.get(g.timezone)
             if day is None:
                 day = days[g.timezone] = self._local_day(g, now, minute)
-            keys.append((g.ad_group_id, g.campaign_id, day))
+            campaign_daily = g.campaign_budget.mode == DAILY
+            key = ("cmp", g.campaign_id, day if campaign_daily else None)
+            campaign = totals.setdefault(key, len(totals))
+            own = g.ad_group_budget
+            own_daily = own is not None and own.mode == DAILY
+            group = -1
+            if own is not None:
+                key = ("adg", g.ad_group_id, day if own_daily else None)
+                group = totals.setdefault(key, len(totals))
+            wanted.append((campaign, campaign_daily, group, own_daily))
         windows = [
             (g.ad_group_id, g.frequency_cap[1]) for g in ad_groups if g.frequency_cap is not None
         ]
         advertiser_ids = {g.advertiser_id for g in ad_groups}
         reading = self._balances.current() if self._balances is not None else None
         funded = reading.funded(advertiser_ids) if reading is not None else []
-        spends, seen, spent = self._counters.read(keys, user_id, windows, funded, now)
+        values, seen, spent = self._counters.read(list(totals), user_id, windows, funded, now)
+        spends = []
+        for campaign, campaign_daily, group, own_daily in wanted:
+            campaign_spent = values[campaign]
+            group_spent = values[group] if group >= 0 else 0
+            spends.append(
+                Spend(
+                    group_spent if own_daily else 0,
+                    0 if own_daily else group_spent,
+                    campaign_spent if campaign_daily else 0,
+                    0 if campaign_daily else campaign_spent,
+                )
+            )
         if reading is None:
             balances = dict.fromkeys(advertiser_ids)
         else:

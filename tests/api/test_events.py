@@ -150,8 +150,8 @@ def test_counters_that_fail_after_the_commit_do_not_fail_the_recorded_events(
     restarted = Serving(serving.settings, db)
     now = datetime.now(UTC)
     today = now.astimezone(ZoneInfo("America/New_York")).date()  # Acme's time zone
-    key = (placed["ad_group_id"], placed["campaign_id"], today)
-    assert restarted.counters.read([key], "u", [], [], now).spends[0].ad_group_today_micros == 100
+    key = ("adg", placed["ad_group_id"], today)
+    assert restarted.counters.read([key], "u", [], [], now).totals == [100]
 
 
 def test_expired_tokens_charge_nothing(feed, placed, serving, db, monkeypatch):

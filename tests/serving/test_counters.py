@@ -24,17 +24,22 @@ def _exercise(writer, reader):
         ]
     )
     assert reader.advertiser_spend(["adv_1", "adv_2", "adv_3"]) == [50, 70, 0]
-    today = ("adg_1", "cmp_1", KEY.day)
-    next_day = ("adg_1", "cmp_1", date(2026, 11, 28))
+    today = [
+        ("adg", "adg_1", KEY.day),
+        ("adg", "adg_1", None),
+        ("cmp", "cmp_1", KEY.day),
+        ("cmp", "cmp_1", None),
+    ]
+    next_day = [("adg", "adg_1", date(2026, 11, 28)), ("cmp", "cmp_1", date(2026, 11, 28))]
     later = NOW + timedelta(hours=2)
     windows = [("adg_1", 24), ("adg_1", 1), ("adg_2", 24)]
-    assert reader.read([today, next_day], "u1", windows, ["adv_2", "adv_1"], later) == (
-        [Spend(570, 570, 620, 620), Spend(0, 570, 0, 620)],
+    assert reader.read(today + next_day, "u1", windows, ["adv_2", "adv_1"], later) == (
+        [570, 570, 620, 620, 0, 0],
         [3, 0, 0],
         [70, 50],
     )
     assert reader.read([], "u2", [("adg_1", 24)], [], later) == ([], [0], [])
-    assert reader.read([today], "u1", [], [], later) == ([Spend(570, 570, 620, 620)], [], [])
+    assert reader.read(today[2:], "u1", [], [], later) == ([620, 620], [], [])
     assert reader.read([], "u1", [], ["adv_3"], later) == ([], [], [0])
 
 
@@ -134,15 +139,17 @@ def _ad_group(number: int, **fields) -> AdGroup:
 
 @pytest.mark.parametrize("shared", [False, True], ids=["in-process", "redis"])
 def test_counter_state_reads_a_chunk_at_once(shared, request):
-    """Spend per ad group, the viewer's impressions for the capped ones only, and (with no
-    balances enforced) no limit per advertiser."""
+    """Spend per ad group (only the totals its budgets count), the viewer's impressions for
+    the capped ones only, and (with no balances enforced) no limit per advertiser."""
     counters = (
         RedisCounters(request.getfixturevalue("redis_url")) if shared else InProcessCounters()
     )
+    lifetime = Budget("LIFETIME", 10**9)
     ad_groups = [
-        _ad_group(1, frequency_cap=(2, 24)),
+        _ad_group(1, frequency_cap=(2, 24), ad_group_budget=Budget("DAILY", 10**6)),
         _ad_group(2, campaign_id="cmp_2", advertiser_id="adv_2"),
-        _ad_group(3, frequency_cap=(1, 1)),
+        _ad_group(3, frequency_cap=(1, 1), ad_group_budget=lifetime),
+        _ad_group(4, campaign_budget=lifetime),
     ]
     counters.add(
         [
@@ -150,11 +157,12 @@ def test_counter_state_reads_a_chunk_at_once(shared, request):
             Charge(KEY, 200, NOW, ("u1", "imp_2")),
             Charge(SpendKey("adg_3", "cmp_1", KEY.day), 40, NOW, ("u1", "imp_3")),
             Charge(SpendKey("adg_3", "cmp_1", KEY.day), 40, NOW, ("u2", "imp_4")),
+            Charge(SpendKey("adg_4", "cmp_1", KEY.day - timedelta(days=1)), 9, NOW),
         ]
     )
     counts = CounterState(counters, balances=None).read("u1", ad_groups, NOW)
     assert counts == ChunkCounts(
-        [Spend(500, 500, 580, 580), Spend(0, 0, 0, 0), Spend(80, 80, 580, 580)],
+        [Spend(500, 0, 580, 0), Spend(0, 0, 0, 0), Spend(0, 80, 580, 0), Spend(0, 0, 0, 589)],
         {"adg_1": 2, "adg_3": 1},
         {"adv_1": None, "adv_2": None},
     )
@@ -167,7 +175,11 @@ def test_counter_state_reads_spend_on_each_ad_groups_local_day():
 
     counters = InProcessCounters()
     zones = ("America/New_York", "Asia/Tokyo", "UTC")
-    ad_groups = [_ad_group(i, campaign_id=f"cmp_{i % 4}", timezone=zones[i % 3]) for i in range(12)]
+    budget = Budget("DAILY", 10**9)
+    ad_groups = [
+        _ad_group(i, campaign_id=f"cmp_{i % 4}", timezone=zones[i % 3], ad_group_budget=budget)
+        for i in range(12)
+    ]
     # Charges on the local day at NOW and the days either side, in every zone.
     for i, day in enumerate((date(2026, 11, 26), date(2026, 11, 27), date(2026, 11, 28))):
         counters.add(
@@ -177,6 +189,14 @@ def test_counter_state_reads_spend_on_each_ad_groups_local_day():
     state = CounterState(counters, balances=None)
     for now in (NOW, NOW + timedelta(hours=13), NOW - timedelta(hours=13)):
         spends = state.read("u1", ad_groups, now).spends
-        keys = [(g.ad_group_id, g.campaign_id, local_day(g, now)) for g in ad_groups]
-        assert spends == counters.read(keys, "u1", [], [], now)[0]
+        keys = [
+            key
+            for g in ad_groups
+            for key in (
+                ("adg", g.ad_group_id, local_day(g, now)),
+                ("cmp", g.campaign_id, local_day(g, now)),
+            )
+        ]
+        totals = counters.read(keys, "u1", [], [], now).totals
+        assert spends == [Spend(g, 0, c, 0) for g, c in zip(totals[::2], totals[1::2], strict=True)]
         assert len({s.ad_group_today_micros for s in spends}) > 3  # days and groups differ

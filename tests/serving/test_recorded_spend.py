@@ -13,7 +13,6 @@ from adsmanager.services import events
 from adsmanager.serving.counters import Charge, InProcessCounters, RedisCounters, SpendKey
 from adsmanager.serving.recorded_spend import catch_up, recorded_spend
 from adsmanager.serving.runtime import Serving
-from auction.types import Spend
 from tests.api.test_auction import CPM, ads_of, auction, servable
 from tests.api.test_events import charged, post_events
 from tests.factories import create_advertiser, make_ad, make_ad_group, make_campaign
@@ -172,14 +171,19 @@ def test_raising_spend_never_lowers_a_counter(shared, request):
             ("cmp", "cmp_2", None): 10**15,  # more than a double prints as an integer
         }
     )
-    read = counters.read(
-        [("adg_1", "cmp_1", day), ("adg_2", "cmp_2", day)], "u", [], [], NOW
-    ).spends
-    assert read == [Spend(500, 900, 700, 500), Spend(0, 0, 0, 10**15)]
-    counters.add([Charge(SpendKey("adg_2", "cmp_2", day), 1, NOW)])
-    assert counters.read([("adg_2", "cmp_2", day)], "u", [], [], NOW).spends == [
-        Spend(1, 1, 1, 10**15 + 1)
+    totals = [
+        (level, owner_id, when)
+        for level, owner_id in (
+            ("adg", "adg_1"),
+            ("cmp", "cmp_1"),
+            ("adg", "adg_2"),
+            ("cmp", "cmp_2"),
+        )
+        for when in (day, None)
     ]
+    assert counters.read(totals, "u", [], [], NOW).totals == [500, 900, 700, 500, 0, 0, 0, 10**15]
+    counters.add([Charge(SpendKey("adg_2", "cmp_2", day), 1, NOW)])
+    assert counters.read(totals[4:], "u", [], [], NOW).totals == [1, 1, 1, 10**15 + 1]
     if shared:
         import redis
 
@@ -257,5 +261,4 @@ def test_a_catch_up_never_counts_a_charge_that_add_will_count(admin, acme, feed,
     catching_up.join(10)
     assert not charging.is_alive() and not catching_up.is_alive()
     assert charged(db) == 100
-    [spend] = counters.read([(group["id"], group["campaign_id"], NOW.date())], "u", [], [], NOW)[0]
-    assert spend.campaign_lifetime_micros == 100
+    assert counters.read([("cmp", group["campaign_id"], None)], "u", [], [], NOW).totals == [100]
