@@ -190,7 +190,8 @@ class Settings:
     balance_refresh_seconds: float = 1.0
     # How often each worker raises its in-process spend counters to the spend the database
     # has recorded, which holds the other workers' charges: a budget spent through another
-    # worker stops within about this long. Unused with Redis, which every worker shares.
+    # worker stops within about this long (longer if raising takes over 1% of the worker's
+    # time). Unused with Redis, which every worker shares.
     spend_refresh_seconds: float = 10.0
     # Top-up limits, in micros of the advertiser's currency.
     min_top_up_micros: int = 1_000_000

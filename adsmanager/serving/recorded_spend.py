@@ -22,7 +22,9 @@ towards the new day in full: a budget may stop early by that much, never overspe
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
+from time import monotonic
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -89,6 +91,32 @@ def catch_up(db: Database, counters: Counters, now: datetime | None = None) -> N
     """Raise ``counters`` to the spend recorded in ``db`` at ``now`` (default: the clock)."""
     with counters.charging():
         counters.raise_spend(recorded_spend(db, now or datetime.now(UTC)))
+
+
+class PeriodicCatchUp:
+    """``catch_up`` as a background step that takes at most ``share`` of the worker's time.
+
+    A catch-up reads every hour of spend that can hold an advertiser's today, and all the
+    spend of lifetime budgets, so its cost grows with the ad groups and the history. After
+    one that took ``t`` seconds, the steps in the next ``t / share`` seconds do nothing.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        counters: Counters,
+        share: float = 0.01,
+        clock: Callable[[], float] = monotonic,
+    ) -> None:
+        self._db, self._counters, self._share, self._clock = db, counters, share, clock
+        self._next = clock()
+
+    def __call__(self) -> None:
+        started = self._clock()
+        if started < self._next:
+            return
+        catch_up(self._db, self._counters)
+        self._next = started + (self._clock() - started) / self._share
 
 
 def _local_day_start(zone: str, now: datetime) -> tuple[date, datetime]:

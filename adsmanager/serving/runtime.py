@@ -16,7 +16,7 @@ from adsmanager.serving.counters import CounterKey, Counters, make_counters
 from adsmanager.serving.history import HistoryHolder
 from adsmanager.serving.log_writer import LogWriter
 from adsmanager.serving.models import ModelHolder
-from adsmanager.serving.recorded_spend import catch_up
+from adsmanager.serving.recorded_spend import PeriodicCatchUp, catch_up
 from adsmanager.serving.snapshot import SnapshotHolder
 from auction.ctr import ConstantPredictor, CtrPredictor, LightGBMPredictor
 from auction.eligibility import DAILY, local_day
@@ -120,9 +120,7 @@ class Serving:
         if settings.redis_url is None:
             # One worker's counters: the other workers' charges reach them from the database.
             poll_forever(
-                "spend-catch-up",
-                settings.spend_refresh_seconds,
-                lambda: catch_up(db, self.counters),
+                "spend-catch-up", settings.spend_refresh_seconds, PeriodicCatchUp(db, self.counters)
             )
         self.balances = BalanceHolder(db, self.counters, settings.balance_refresh_seconds)
         self.state = CounterState(self.counters, self.balances)

@@ -11,7 +11,7 @@ import pytest
 from adsmanager.db.delivery import DeliveryHour
 from adsmanager.services import events
 from adsmanager.serving.counters import Charge, InProcessCounters, RedisCounters, SpendKey
-from adsmanager.serving.recorded_spend import catch_up, recorded_spend
+from adsmanager.serving.recorded_spend import PeriodicCatchUp, catch_up, recorded_spend
 from adsmanager.serving.runtime import Serving
 from tests.api.test_auction import CPM, ads_of, auction, servable
 from tests.api.test_events import charged, post_events
@@ -226,6 +226,23 @@ def test_a_worker_catches_up_on_its_own(app, admin, acme, feed, serving, db):
     finally:
         app.extensions["adsmanager.serving"] = serving
         other.logs.flush()
+
+
+def test_a_periodic_catch_up_takes_at_most_its_share_of_the_time(db):
+    """After a catch-up that took t seconds, the steps in the next t / share do nothing."""
+    clock = [100.0]
+    catch_ups = []
+
+    class Slow(InProcessCounters):
+        def raise_spend(self, totals) -> None:
+            catch_ups.append(clock[0])
+            clock[0] += 0.5  # this catch-up takes half a second
+
+    step = PeriodicCatchUp(db, Slow(), share=0.01, clock=lambda: clock[0])
+    for now in (100.0, 110.0, 149.0, 150.0, 160.0, 200.5):
+        clock[0] = now
+        step()
+    assert catch_ups == [100.0, 150.0, 200.5]
 
 
 class _PausedAdd(InProcessCounters):
