@@ -27,8 +27,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from time import monotonic
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import CTE, String, column, func, select, values
 
+from adsmanager.db.base import UTCDateTime
 from adsmanager.db.database import Database
 from adsmanager.db.delivery import DeliveryHour
 from adsmanager.db.models import AdGroup, Advertiser, Campaign
@@ -44,42 +45,42 @@ def recorded_spend(db: Database, now: datetime) -> dict[CounterKey, int]:
     """Today's spend (in each advertiser's time zone) of every ad group and campaign that
     spent today, and the lifetime spend of those with a lifetime budget."""
     totals: dict[CounterKey, int] = {}
-    today_by_zone: dict[str, tuple[date, datetime]] = {}
-    hourly = (
-        select(
-            DeliveryHour.ad_group_id,
-            DeliveryHour.campaign_id,
-            Advertiser.timezone,
-            DeliveryHour.hour,
-            func.sum(DeliveryHour.spend_micros),
-        )
-        .join(Advertiser, Advertiser.id == DeliveryHour.advertiser_id)
-        .where(DeliveryHour.hour >= now - LOOK_BACK, DeliveryHour.spend_micros > 0)
-        .group_by(
-            DeliveryHour.ad_group_id,
-            DeliveryHour.campaign_id,
-            Advertiser.timezone,
-            DeliveryHour.hour,
-        )
-    )
     with db.read() as session:
-        for ad_group_id, campaign_id, zone, hour, micros in session.execute(hourly):
-            if zone not in today_by_zone:
-                today_by_zone[zone] = _local_day_start(zone, now)
-            today, midnight = today_by_zone[zone]
-            if hour + HOUR <= midnight:
-                continue  # spent on an earlier local day
-            for key in (("adg", ad_group_id, today), ("cmp", campaign_id, today)):
-                totals[key] = totals.get(key, 0) + int(micros)
-        for level, column, owner in (
+        zones = session.scalars(select(Advertiser.timezone).distinct()).all()
+        today = {zone: _local_day_start(zone, now) for zone in zones}
+        if today:
+            # Summed in the database to a row per ad group. A row per ad group and hour cost
+            # 1.6 s of Python for 10,000 ad groups that spent in each of the last 40 hours.
+            firsts = _first_hours(today)
+            daily = (
+                select(
+                    DeliveryHour.ad_group_id,
+                    DeliveryHour.campaign_id,
+                    Advertiser.timezone,
+                    func.sum(DeliveryHour.spend_micros),
+                )
+                .join(Advertiser, Advertiser.id == DeliveryHour.advertiser_id)
+                .join(firsts, firsts.c.zone == Advertiser.timezone)
+                .where(
+                    DeliveryHour.hour >= now - LOOK_BACK,
+                    DeliveryHour.hour > firsts.c.after,
+                    DeliveryHour.spend_micros > 0,
+                )
+                .group_by(DeliveryHour.ad_group_id, DeliveryHour.campaign_id, Advertiser.timezone)
+            )
+            for ad_group_id, campaign_id, zone, micros in session.execute(daily):
+                day = today[zone][0]
+                for key in (("adg", ad_group_id, day), ("cmp", campaign_id, day)):
+                    totals[key] = totals.get(key, 0) + int(micros)
+        for level, owner_column, owner in (
             ("adg", DeliveryHour.ad_group_id, AdGroup),
             ("cmp", DeliveryHour.campaign_id, Campaign),
         ):
             lifetime_budgets = select(owner.id).where(owner.budget_mode == BudgetMode.LIFETIME)
             spent = (
-                select(column, func.sum(DeliveryHour.spend_micros))
-                .where(column.in_(lifetime_budgets))
-                .group_by(column)
+                select(owner_column, func.sum(DeliveryHour.spend_micros))
+                .where(owner_column.in_(lifetime_budgets))
+                .group_by(owner_column)
             )
             for owner_id, micros in session.execute(spent):
                 if micros:
@@ -117,6 +118,14 @@ class PeriodicCatchUp:
             return
         catch_up(self._db, self._counters)
         self._next = started + (self._clock() - started) / self._share
+
+
+def _first_hours(today: dict[str, tuple[date, datetime]]) -> CTE:
+    """Per time zone, the hour rows after which count towards its today: the hour that
+    holds local midnight counts in full, so the one before it is the last that does not."""
+    rows = [(zone, midnight - HOUR) for zone, (_, midnight) in today.items()]
+    zone_days = values(column("zone", String), column("after", UTCDateTime), name="zone_days")
+    return zone_days.data(rows).cte()  # a CTE: SQLite cannot name a VALUES list's columns
 
 
 def _local_day_start(zone: str, now: datetime) -> tuple[date, datetime]:
