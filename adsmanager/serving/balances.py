@@ -18,7 +18,7 @@ to spend.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -80,10 +80,20 @@ class Reading:
 
 
 class BalanceHolder:
-    def __init__(self, db: Database, counters: Counters, refresh_seconds: float) -> None:
+    def __init__(
+        self,
+        db: Database,
+        counters: Counters,
+        refresh_seconds: float,
+        also: Callable[[], None] | None = None,
+    ) -> None:
+        """``also`` runs after each background refresh, on the same thread: the in-process
+        spend counters' catch-up, which on a thread of its own took each worker 2 MB more
+        memory with 100,000 ad groups."""
         self._db = db
         self._counters = counters
         self._refresh_seconds = refresh_seconds
+        self._also = also
         self._reading: Reading | None = None
         self._lock = threading.Lock()
 
@@ -101,8 +111,13 @@ class BalanceHolder:
             with self._lock:
                 if self._reading is None:
                     self._reading = self._read()
-                    poll_forever("balance-refresh", self._refresh_seconds, self.refresh)
+                    poll_forever("balance-refresh", self._refresh_seconds, self._poll)
         return self._reading
 
     def refresh(self) -> None:
         self._reading = self._read()
+
+    def _poll(self) -> None:
+        self.refresh()
+        if self._also is not None:
+            self._also()

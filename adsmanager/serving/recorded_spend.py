@@ -95,29 +95,34 @@ def catch_up(db: Database, counters: Counters, now: datetime | None = None) -> N
 
 
 class PeriodicCatchUp:
-    """``catch_up`` as a background step that takes at most ``share`` of the worker's time.
+    """``catch_up`` as a background step: at most every ``every`` seconds, and taking at
+    most ``share`` of the worker's time.
 
     A catch-up reads every hour of spend that can hold an advertiser's today, and all the
     spend of lifetime budgets, so its cost grows with the ad groups and the history. After
-    one that took ``t`` seconds, the steps in the next ``t / share`` seconds do nothing.
+    one that took ``t`` seconds, the steps in the next ``max(every, t / share)`` seconds do
+    nothing.
     """
 
     def __init__(
         self,
         db: Database,
         counters: Counters,
+        every: float,
         share: float = 0.01,
         clock: Callable[[], float] = monotonic,
     ) -> None:
-        self._db, self._counters, self._share, self._clock = db, counters, share, clock
-        self._next = clock()
+        self._db, self._counters, self._every, self._share = db, counters, every, share
+        self._clock = clock
+        self._next = clock() + every  # the serving process caught up as it started
 
     def __call__(self) -> None:
         started = self._clock()
         if started < self._next:
             return
         catch_up(self._db, self._counters)
-        self._next = started + (self._clock() - started) / self._share
+        took = self._clock() - started
+        self._next = started + max(self._every, took / self._share)
 
 
 def _first_hours(today: dict[str, tuple[date, datetime]]) -> CTE:

@@ -10,7 +10,6 @@ from pathlib import Path
 from adsmanager.config import Settings, instance_path
 from adsmanager.db.database import Database
 from adsmanager.services import reference
-from adsmanager.serving.background import poll_forever
 from adsmanager.serving.balances import BalanceHolder
 from adsmanager.serving.counters import CounterKey, Counters, make_counters
 from adsmanager.serving.history import HistoryHolder
@@ -117,12 +116,16 @@ class Serving:
         self.counters = make_counters(settings.redis_url)
         # Before anything is served: budgets already spent must not serve again.
         catch_up(db, self.counters)
-        if settings.redis_url is None:
-            # One worker's counters: the other workers' charges reach them from the database.
-            poll_forever(
-                "spend-catch-up", settings.spend_refresh_seconds, PeriodicCatchUp(db, self.counters)
-            )
-        self.balances = BalanceHolder(db, self.counters, settings.balance_refresh_seconds)
+        # One worker's in-process counters: the other workers' charges reach them from the
+        # database, every spend_refresh_seconds.
+        spend_catch_up = (
+            None
+            if settings.redis_url
+            else PeriodicCatchUp(db, self.counters, settings.spend_refresh_seconds)
+        )
+        self.balances = BalanceHolder(
+            db, self.counters, settings.balance_refresh_seconds, also=spend_catch_up
+        )
         self.state = CounterState(self.counters, self.balances)
         self.logs = LogWriter(db)
         self.signer = TokenSigner(settings.secret_key)

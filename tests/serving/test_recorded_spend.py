@@ -213,7 +213,9 @@ def test_in_process_workers_catch_up_with_each_others_spend(app, admin, acme, fe
 
 def test_a_worker_catches_up_on_its_own(app, admin, acme, feed, serving, db):
     """The catch-up runs in the background every ``spend_refresh_seconds``."""
-    other = Serving(replace(serving.settings, spend_refresh_seconds=0.05), db)
+    # The catch-up runs on the balance refresher's thread.
+    fast = replace(serving.settings, spend_refresh_seconds=0.05, balance_refresh_seconds=0.05)
+    other = Serving(fast, db)
     servable(admin, acme[1], {"budget_micros": 100}, **CPM, pacing="ACCELERATED")
     try:
         [placed] = ads_of(auction(feed, request_id="spend"))
@@ -228,21 +230,29 @@ def test_a_worker_catches_up_on_its_own(app, admin, acme, feed, serving, db):
         other.logs.flush()
 
 
-def test_a_periodic_catch_up_takes_at_most_its_share_of_the_time(db):
-    """After a catch-up that took t seconds, the steps in the next t / share do nothing."""
-    clock = [100.0]
+def test_a_periodic_catch_up_waits_its_interval_and_takes_at_most_its_share(db):
+    """Every ``every`` seconds; after a catch-up that took t seconds, not before t / share."""
+    clock = [90.0]
     catch_ups = []
 
-    class Slow(InProcessCounters):
+    class Timed(InProcessCounters):
+        took = 0.0
+
         def raise_spend(self, totals) -> None:
             catch_ups.append(clock[0])
-            clock[0] += 0.5  # this catch-up takes half a second
+            clock[0] += self.took
 
-    step = PeriodicCatchUp(db, Slow(), share=0.01, clock=lambda: clock[0])
-    for now in (100.0, 110.0, 149.0, 150.0, 160.0, 200.5):
+    counters = Timed()
+    step = PeriodicCatchUp(db, counters, every=10, share=0.01, clock=lambda: clock[0])
+    for now in (95.0, 100.0, 105.0, 110.0):  # quick ones: every 10 s
         clock[0] = now
         step()
-    assert catch_ups == [100.0, 150.0, 200.5]
+    assert catch_ups == [100.0, 110.0]
+    counters.took = 0.5  # slow ones: every 50 s
+    for now in (120.0, 130.0, 169.0, 170.0, 180.0, 220.5):
+        clock[0] = now
+        step()
+    assert catch_ups == [100.0, 110.0, 120.0, 170.0, 220.5]
 
 
 class _PausedAdd(InProcessCounters):
