@@ -8,12 +8,13 @@ Either way a budget already spent would serve, and charge, again. So a serving p
 raises each counter to what the database has recorded before it serves (``catch_up``): each
 ad group's and campaign's spend on the advertiser's local day, and the lifetime spend of
 those with a lifetime budget. A worker with in-process counters catches up again every
-``spend_refresh_seconds``, so the other workers' charges stop a budget within about that
-long. Raising, never lowering: a counter already ahead keeps its count. A catch-up holds
-the counters' ``charging`` lock, which the events path holds from its commit until its
-charges are added, so it never reads a charge that ``add`` then counts a second time. Redis
-counters catch up only when a process starts: there one process could read a charge that
-another has committed and not yet added.
+``spend_refresh_seconds`` (less often where a catch-up is slow: ``PeriodicCatchUp``), so
+the other workers' charges stop a budget within about that long. Raising, never lowering:
+a counter already ahead keeps its count. A catch-up holds the counters' ``charging`` lock,
+which the events path holds from its commit until its charges are added, so it never reads
+a charge that ``add`` then counts a second time. Redis counters catch up only when a
+process starts: there one process could read a charge that another has committed and not
+yet added.
 
 Spend is recorded per UTC hour (``delivery_hourly``). Where the advertiser's local midnight
 falls inside an hour (time zones 30 or 45 minutes off the hour), that hour's spend counts
