@@ -200,7 +200,10 @@ def test_simulate_a_market_traffic_and_train_a_model(run, tmp_path, db):
     tested_to = datetime.fromisoformat(record.metrics["test_window"]["to"])
     assert tested_to < datetime.now(UTC) - CLICK_WINDOW < tested_to + timedelta(minutes=10)
     assert record.num_trees == 100 and record.id in result.output
-    assert "calibration by position" in result.output
+    # Each group's ratio with the clicks behind it.
+    assert re.search(
+        r"calibration by position: \d+: (\d\.\d{3}|n/a) \([\d,]+ clicks?\)", result.output
+    )
     # Activated exactly when it beat the constant prior on the held-out rows.
     beat_prior = re.search(r"^better than the constant prior", result.output, re.MULTILINE)
     assert bool(beat_prior) != ("not better than" in result.output)

@@ -60,10 +60,16 @@ def report_lines(metrics: dict[str, Any]) -> list[str]:
         lines.append(line)
     for group, values in metrics["model"].get("by", {}).items():
         ratios = ", ".join(
-            f"{value}: {_ratio(v['calibration_ratio'])}" for value, v in values.items()
+            f"{value}: {_ratio(v['calibration_ratio'])}{_clicks(v)}" for value, v in values.items()
         )
         lines.append(f"  calibration by {group}: {ratios}")
     return lines
+
+
+def _clicks(group: dict[str, Any]) -> str:
+    # How far to trust a group's ratio: a group of five rows and one click gives any ratio.
+    clicks = group["clicks"]
+    return f" ({clicks:,} click{'' if clicks == 1 else 's'})"
 
 
 def _headline(report: dict[str, Any]) -> str:
