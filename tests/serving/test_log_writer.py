@@ -51,6 +51,36 @@ def test_rows_of_many_requests_share_one_transaction(db):
     assert [row.request_id for row in stored(db)] == [f"req_{n}" for n in range(5)]
 
 
+class ArrivingDatabase(CountingDatabase):
+    """Rows of more auctions arrive while the writer's first transaction is open."""
+
+    writer: LogWriter
+
+    @contextmanager
+    def transaction(self):
+        with super().transaction() as session:
+            if self.transactions == 1:
+                for number in range(10, 13):
+                    self.writer.put(ServedAd, served_ad_row(number))
+            yield session
+
+
+def test_rows_that_arrive_during_a_write_wait_for_the_next_interval(db):
+    """Only full batches follow each other at once: chasing each write's latecomers made
+    batches of a dozen rows, whose transactions cost more than their rows."""
+    arriving = ArrivingDatabase(db)
+    writer = arriving.writer = LogWriter(arriving, interval_seconds=0.3)
+    writer.put(ServedAd, served_ad_row(0))
+    deadline = time.monotonic() + 10
+    while not arriving.transactions and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.1)  # the next interval has not ended
+    assert arriving.transactions == 1
+    writer.flush()
+    assert arriving.transactions == 2
+    assert len(stored(db)) == 4
+
+
 def test_flush_writes_in_batches_of_at_most_batch_size(db):
     counting = CountingDatabase(db)
     writer = LogWriter(counting, batch_size=20, interval_seconds=60)
