@@ -63,7 +63,13 @@ class DeliveryHour(Base):
     """Impressions, clicks and spend of one ad in one UTC hour: what reports read."""
 
     __tablename__ = "delivery_hourly"
-    __table_args__ = (Index("ix_delivery_hourly_advertiser_id_hour", "advertiser_id", "hour"),)
+    __table_args__ = (
+        Index("ix_delivery_hourly_advertiser_id_hour", "advertiser_id", "hour"),
+        # The spend catch-up's reads (adsmanager/serving/recorded_spend.py).
+        Index("ix_delivery_hourly_hour", "hour"),
+        Index("ix_delivery_hourly_ad_group_id_hour", "ad_group_id", "hour"),
+        Index("ix_delivery_hourly_campaign_id_hour", "campaign_id", "hour"),
+    )
 
     ad_id: Mapped[str] = mapped_column(ID, primary_key=True)
     hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)

@@ -15,7 +15,7 @@ from adsmanager.serving.counters import CounterKey, Counters, make_counters
 from adsmanager.serving.history import HistoryHolder
 from adsmanager.serving.log_writer import LogWriter
 from adsmanager.serving.models import ModelHolder
-from adsmanager.serving.recorded_spend import PeriodicCatchUp, catch_up
+from adsmanager.serving.recorded_spend import PeriodicCatchUp, RecordedSpend, catch_up
 from adsmanager.serving.snapshot import SnapshotHolder
 from auction.ctr import ConstantPredictor, CtrPredictor, LightGBMPredictor
 from auction.eligibility import DAILY, local_day
@@ -115,13 +115,14 @@ class Serving:
         self.settings = settings
         self.counters = make_counters(settings.redis_url)
         # Before anything is served: budgets already spent must not serve again.
-        catch_up(db, self.counters)
+        spend = RecordedSpend(db)
+        catch_up(spend, self.counters)
         # One worker's in-process counters: the other workers' charges reach them from the
         # database, every spend_refresh_seconds.
         spend_catch_up = (
             None
             if settings.redis_url
-            else PeriodicCatchUp(db, self.counters, settings.spend_refresh_seconds)
+            else PeriodicCatchUp(spend, self.counters, settings.spend_refresh_seconds)
         )
         self.balances = BalanceHolder(
             db, self.counters, settings.balance_refresh_seconds, also=spend_catch_up

@@ -7,11 +7,18 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from sqlalchemy import update
 
 from adsmanager.db.delivery import DeliveryHour
+from adsmanager.db.models import AdGroup, Advertiser, Campaign
 from adsmanager.services import events
 from adsmanager.serving.counters import Charge, InProcessCounters, RedisCounters, SpendKey
-from adsmanager.serving.recorded_spend import PeriodicCatchUp, catch_up, recorded_spend
+from adsmanager.serving.recorded_spend import (
+    PeriodicCatchUp,
+    RecordedSpend,
+    catch_up,
+    recorded_spend,
+)
 from adsmanager.serving.runtime import Serving
 from tests.api.test_auction import CPM, ads_of, auction, servable
 from tests.api.test_events import charged, post_events
@@ -156,6 +163,82 @@ def test_lifetime_spend_is_read_for_lifetime_budgets_only(acme, db):
     }
 
 
+def test_later_calls_read_only_what_can_have_changed(admin, acme, db):
+    """A RecordedSpend keeps the sums of the hours that are over. A later call agrees with
+    a fresh read, but for a row that appeared in an hour already over (which the events
+    path never writes): that shows the kept hours were not read again."""
+    advertiser, api = acme  # in New York: its 2026-11-27 runs from 05:00 to 05:00 UTC
+    lifetime = make_campaign(api, budget_mode="LIFETIME", budget_micros=10**9)
+    daily = make_campaign(api)
+    in_lifetime = make_ad_group(api, lifetime["id"])
+    made_lifetime = make_ad_group(api, daily["id"])
+    ads = {group["id"]: make_ad(api, group["id"])["id"] for group in (in_lifetime, made_lifetime)}
+
+    def spend(group, at, micros):
+        with db.transaction() as session:
+            session.merge(
+                DeliveryHour(
+                    ad_id=ads[group["id"]],
+                    hour=at,
+                    ad_group_id=group["id"],
+                    campaign_id=group["campaign_id"],
+                    advertiser_id=advertiser["id"],
+                    impressions=1,
+                    clicks=0,
+                    spend_micros=micros,
+                )
+            )
+
+    with db.transaction() as session:  # changed long before the first call
+        for table in (Advertiser, Campaign, AdGroup):
+            session.execute(update(table).values(updated_at=NOW - timedelta(hours=1)))
+    spend(in_lifetime, NOW - timedelta(days=30), 1)
+    spend(made_lifetime, NOW - timedelta(days=30), 10)
+    spend(in_lifetime, NOW - timedelta(hours=1), 100)  # not over yet at NOW
+    kept = RecordedSpend(db)
+    assert kept(NOW) == recorded_spend(db, NOW)
+    assert kept(NOW)[("cmp", lifetime["id"], None)] == 101
+
+    response = api.patch(
+        f"/v1/ad-groups/{made_lifetime['id']}",
+        json={"budget_mode": "LIFETIME", "budget_micros": 10**9},
+    )
+    assert response.status_code == 200, response.get_json()
+    spend(in_lifetime, NOW - timedelta(hours=1), 200)  # the same hour, later
+    spend(in_lifetime, NOW, 1_000)
+    spend(made_lifetime, NOW + timedelta(hours=1), 10_000)
+    stray = 100_000
+    spend(in_lifetime, NOW - timedelta(hours=2), stray)  # in an hour kept as over
+    later = NOW + timedelta(hours=2)
+    day = date(2026, 11, 27)
+    fresh = recorded_spend(db, later)
+    assert fresh[("cmp", lifetime["id"], day)] == 200 + 1_000 + stray
+    assert kept(later) == fresh | {
+        ("cmp", lifetime["id"], None): 1 + 200 + 1_000,
+        ("cmp", lifetime["id"], day): 200 + 1_000,
+        ("adg", in_lifetime["id"], day): 200 + 1_000,
+    }
+    assert fresh[("adg", made_lifetime["id"], None)] == 10 + 10_000
+
+    # New York's next day: the hours of the day before drop out, the new day's add up.
+    spend(in_lifetime, datetime(2026, 11, 28, 5, tzinfo=UTC), 7)
+    next_day = datetime(2026, 11, 28, 6, 10, tzinfo=UTC)
+    fresh = recorded_spend(db, next_day)
+    assert fresh[("adg", in_lifetime["id"], date(2026, 11, 28))] == 7
+    assert kept(next_day) == fresh | {("cmp", lifetime["id"], None): 1_208}
+
+    # A change of an advertiser (its time zone, say) reads today's hours again, the one
+    # kept as over too.
+    spend(made_lifetime, datetime(2026, 11, 28, 5, tzinfo=UTC), 50)
+    response = admin.patch(f"/v1/advertisers/{advertiser['id']}", json={"name": "Acme 2"})
+    assert response.status_code == 200, response.get_json()
+    again = next_day + timedelta(seconds=10)
+    assert kept(again) == recorded_spend(db, again) | {("cmp", lifetime["id"], None): 1_208}
+
+    # A clock that went back reads everything again.
+    assert kept(NOW) == recorded_spend(db, NOW)
+
+
 @pytest.mark.parametrize("shared", [False, True], ids=["in-process", "redis"])
 def test_raising_spend_never_lowers_a_counter(shared, request):
     counters = (
@@ -203,7 +286,7 @@ def test_in_process_workers_catch_up_with_each_others_spend(app, admin, acme, fe
             post_events(feed, [placed["tracking"]["impression"]])
         app.extensions["adsmanager.serving"] = other
         assert len(ads_of(auction(feed, request_id="unaware"))) == 1
-        catch_up(db, other.counters)
+        catch_up(RecordedSpend(db), other.counters)
         assert ads_of(auction(feed, request_id="caught-up")) == []
     finally:
         app.extensions["adsmanager.serving"] = serving
@@ -243,7 +326,9 @@ def test_a_periodic_catch_up_waits_its_interval_and_takes_at_most_its_share(db):
             clock[0] += self.took
 
     counters = Timed()
-    step = PeriodicCatchUp(db, counters, every=10, share=0.01, clock=lambda: clock[0])
+    step = PeriodicCatchUp(
+        RecordedSpend(db), counters, every=10, share=0.01, clock=lambda: clock[0]
+    )
     for now in (95.0, 100.0, 105.0, 110.0):  # quick ones: every 10 s
         clock[0] = now
         step()
@@ -280,7 +365,7 @@ def test_a_catch_up_never_counts_a_charge_that_add_will_count(admin, acme, feed,
     )
     charging.start()
     assert counters.committed.wait(10)
-    catching_up = threading.Thread(target=catch_up, args=(db, counters))
+    catching_up = threading.Thread(target=catch_up, args=(RecordedSpend(db), counters))
     catching_up.start()
     catching_up.join(0.5)  # without the lock it reads the committed charge and raises to it
     counters.resume.set()
