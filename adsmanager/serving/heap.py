@@ -12,17 +12,34 @@ which later collections skip. Objects in it are still freed by reference countin
 nothing refers to them, as a replaced snapshot is; only a reference cycle among them would
 outlive its use, which is why the collection comes first.
 
+Then it hands the heap's free pages back to the system (glibc's ``malloc_trim``): building
+a snapshot frees much of what it allocated (query rows, the old snapshot), and the C
+allocator would otherwise keep those pages in the worker's resident memory.
+
 Off unless a serving entry point turns it on (``enable``): a test run builds and drops
 hundreds of apps, and freezing its heap would keep every app's reference cycles for good.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import gc
 import threading
 
 _lock = threading.Lock()
 _enabled = False
+
+
+def _malloc_trim():
+    """glibc's ``malloc_trim``, or None where the C library has none (musl, macOS)."""
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c")).malloc_trim
+    except (OSError, AttributeError, TypeError):
+        return None
+
+
+_trim = _malloc_trim()
 
 
 def enable() -> None:
@@ -42,3 +59,5 @@ def settle() -> None:
     with _lock:
         gc.collect()
         gc.freeze()
+        if _trim is not None:
+            _trim(0)

@@ -2,6 +2,8 @@
 replaced snapshot is still freed."""
 
 import gc
+import os
+import platform
 import weakref
 
 import pytest
@@ -26,6 +28,21 @@ def test_settling_is_off_unless_a_serving_entry_point_turns_it_on():
     frozen = gc.get_freeze_count()
     heap.settle()
     assert gc.get_freeze_count() == frozen
+
+
+def _resident_bytes() -> int:
+    return int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="malloc_trim is glibc's")
+def test_settling_hands_the_freed_heap_back_to_the_system(settling):
+    blocks = [bytes(4096) for _ in range(25_000)]  # 100 MB from malloc, not Python's pools
+    in_use_above = bytes(4096)  # keeps the heap's top in use: free() alone returns nothing
+    del blocks
+    before = _resident_bytes()
+    heap.settle()
+    assert before - _resident_bytes() > 50 * 2**20
+    del in_use_above
 
 
 def test_a_settled_snapshot_is_out_of_the_collectors_walks_and_freed_once_replaced(
