@@ -96,8 +96,9 @@ class RecordedSpend:
                 if until > kept_until:
                     _add(lifetime, _lifetime(session, since=kept_until, before=until))
             days = {day for day, _ in today.values()}
-            # Days that are over everywhere are dropped; one that is over in some time zones
-            # only stays (its sums were already counted on that day).
+            # Only the days that are today in some time zone are kept. An ad group whose own
+            # day is already over may keep one until then: raising that day's counter again
+            # changes nothing.
             daily = {key: micros for key, micros in daily.items() if key[2] in days}
             totals = {**daily, **lifetime}
             _add(totals, _daily(session, now, today, since=until))
