@@ -16,6 +16,7 @@ A later call should cost what today's delivery costs, whatever the length of the
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -30,19 +31,8 @@ from adsmanager.services import demo
 from adsmanager.serving.recorded_spend import RecordedSpend
 from auction import simulator
 
-PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-PG_BENCH_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/adsmanager_bench"
-
-
-def fresh_database(postgres: bool, directory: Path) -> str:
-    if not postgres:
-        return f"sqlite:///{directory}/spend.sqlite3"
-    import psycopg
-
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as connection:
-        connection.execute("DROP DATABASE IF EXISTS adsmanager_bench WITH (FORCE)")
-        connection.execute("CREATE DATABASE adsmanager_bench")
-    return PG_BENCH_URL
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from auction_load import fresh_postgres  # noqa: E402
 
 
 def record_history(db: Database, market, now: datetime, days: int) -> int:
@@ -101,7 +91,7 @@ def main() -> None:
     print(f"{'days':>5} {'delivery rows':>13} {'first s':>8} {'later s':>8} {'hour on s':>9}")
     for days in (int(value) for value in args.days.split(",")):
         with tempfile.TemporaryDirectory() as tmp:
-            url = fresh_database(args.postgres, Path(tmp))
+            url = fresh_postgres() if args.postgres else f"sqlite:///{tmp}/spend.sqlite3"
             migrate.upgrade(url)
             db = Database(url)
             demo.seed_market(db, market)

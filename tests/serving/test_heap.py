@@ -5,6 +5,7 @@ import gc
 import os
 import platform
 import weakref
+from pathlib import Path
 
 import pytest
 
@@ -31,7 +32,7 @@ def test_settling_is_off_unless_a_serving_entry_point_turns_it_on():
 
 
 def _resident_bytes() -> int:
-    return int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="malloc_trim is glibc's")
