@@ -59,6 +59,11 @@ class AdEvent(Base):
     posted_entry_id: Mapped[int | None] = mapped_column(ForeignKey("journal_entries.id"))
 
 
+def delivery_hour(at: datetime) -> datetime:
+    """The hour of ``delivery_hourly`` that an event received at ``at`` is recorded in."""
+    return at.replace(minute=0, second=0, microsecond=0)
+
+
 class DeliveryHour(Base):
     """Impressions, clicks and spend of one ad in one UTC hour: what reports read."""
 

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from adsmanager.db.database import Database
-from adsmanager.db.delivery import AdEvent, DeliveryHour
+from adsmanager.db.delivery import AdEvent, DeliveryHour, delivery_hour
 from adsmanager.db.models import Advertiser
 from adsmanager.db.upsert import insert_rows
 from adsmanager.serving.counters import Charge, Counters, SpendKey
@@ -43,13 +43,9 @@ class EventResult:
     charged_micros: int = 0
 
 
-def _hour(at: datetime) -> datetime:
-    return at.replace(minute=0, second=0, microsecond=0)
-
-
 def _rollup(events: list[TrackedEvent], at: datetime) -> list[dict]:
     """One row per (ad_id, hour), sorted by that key: the order the upsert locks them in."""
-    hour = _hour(at)
+    hour = delivery_hour(at)
     rows: dict[str, dict] = {}
     for event in events:
         row = rows.setdefault(

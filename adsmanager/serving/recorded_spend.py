@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from adsmanager.db.base import UTCDateTime
 from adsmanager.db.database import Database
-from adsmanager.db.delivery import DeliveryHour
+from adsmanager.db.delivery import DeliveryHour, delivery_hour
 from adsmanager.db.models import AdGroup, Advertiser, Campaign
 from adsmanager.serving.counters import CounterKey, Counters
 from adsmanager.serving.snapshot import LOOK_BACK as CHANGE_LOOK_BACK
@@ -73,7 +73,7 @@ class RecordedSpend:
         self._kept: tuple[datetime, datetime] | None = None  # (until, the last call's now)
 
     def __call__(self, now: datetime) -> dict[CounterKey, int]:
-        until = _hour(now - SETTLED_AFTER)
+        until = delivery_hour(now - SETTLED_AFTER)
         with self._db.read() as session:
             zones = session.scalars(select(Advertiser.timezone).distinct()).all()
             today = {zone: _local_day_start(zone, now) for zone in zones}
@@ -131,7 +131,7 @@ def _daily(
     # once, from the earliest of them: joined to a list of the zones, SQLite searched the
     # hour index once per zone (0.18 s a call for 10,000 ad groups in nine zones).
     start = max(now - LOOK_BACK, since or now - LOOK_BACK)
-    firsts = {zone: max(_hour(midnight), start) for zone, (_, midnight) in today.items()}
+    firsts = {zone: max(delivery_hour(midnight), start) for zone, (_, midnight) in today.items()}
     first_of_zone = case(
         {zone: literal(first, UTCDateTime()) for zone, first in firsts.items()},
         value=Advertiser.timezone,
@@ -226,10 +226,6 @@ class PeriodicCatchUp:
         catch_up(self._spend, self._counters)
         took = self._clock() - started
         self._next = started + max(self._every, took / self._share)
-
-
-def _hour(at: datetime) -> datetime:
-    return at.replace(minute=0, second=0, microsecond=0)
 
 
 def _local_day_start(zone: str, now: datetime) -> tuple[date, datetime]:
